@@ -1,0 +1,603 @@
+/*
+ * storage/store_lmdb.c — the embedded LMDB backend.
+ *
+ * One environment (one memory map) under the data directory, opened with MDB_NOTLS so a
+ * read transaction is not tied to the thread that began it and reader slots are not
+ * kept per thread. Every public call is one transaction begun and finished inside the
+ * call: reads take an MVCC snapshot and never wait for the writer; writes are serialized
+ * by LMDB's writer lock and synced before commit returns. The layout of the named
+ * databases and keys is described in docs/storage.md.
+ */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "corvid/core.h"
+#include "corvid/log.h"
+#include "corvid/store.h"
+#include "store_int.h"
+
+/* Version of the layout in docs/storage.md, kept in "meta" under "schema_version". */
+#define LMDB_SCHEMA_VERSION 1u
+/* Format byte that opens every account record, so fields can be added later. */
+#define LMDB_ACCOUNT_RECORD_V1 1u
+/* Named databases the environment may hold: the two of today plus the kinds planned in
+ * docs/storage.md, with room to spare; raising it later needs no migration. */
+#define LMDB_MAX_DBS 32
+/* Concurrent read transactions across the process; with MDB_NOTLS each in-flight read
+ * call holds one slot, so this bounds concurrent readers, not threads. */
+#define LMDB_MAX_READERS 1024
+
+static const char lmdb_schema_key[] = "schema_version";
+
+typedef struct store_lmdb_s {
+    cv_store_t base; /* first member: cv_store_t * converts to store_lmdb_t * */
+    MDB_env *env;
+    /* DBI handles are opened by a committed transaction at open and then only read,
+     * which LMDB allows from any transaction on any thread. */
+    MDB_dbi dbi_meta;
+    MDB_dbi dbi_accounts;
+    size_t map_size; /* effective map size, for messages */
+} store_lmdb_t;
+
+/* A database key: host "\0" user, or the prefix host "\0" when user is NULL. */
+typedef struct lmdb_key_s {
+    char bytes[CV_STORE_LMDB_KEY_MAX + 1];
+    MDB_val val;
+} lmdb_key_t;
+
+static store_lmdb_t *lmdb_of(cv_store_t *st)
+{
+    return (store_lmdb_t *)st;
+}
+
+/* Returns 0, or CV_ELIMIT when the key would exceed LMDB's key bound. */
+static int lmdb_key_make(lmdb_key_t *k, const char *host, const char *user)
+{
+    size_t hlen = strlen(host);
+    size_t ulen = user != NULL ? strlen(user) : 0;
+
+    if (hlen > CV_STORE_LMDB_KEY_MAX || ulen > CV_STORE_LMDB_KEY_MAX - hlen)
+        return CV_ELIMIT;
+    memcpy(k->bytes, host, hlen);
+    k->bytes[hlen] = '\0';
+    if (ulen != 0)
+        memcpy(k->bytes + hlen + 1, user, ulen);
+    k->val.mv_data = k->bytes;
+    k->val.mv_size = hlen + 1 + ulen;
+    return 0;
+}
+
+/*
+ * Translates an LMDB failure that the caller did not expect (not MDB_NOTFOUND or
+ * MDB_KEYEXIST where those mean something) into a CV_E* code, logging why.
+ */
+static int lmdb_fail(const store_lmdb_t *s, int mrc, const char *what)
+{
+    switch (mrc) {
+    case MDB_MAP_FULL:
+        cv_error("storage: LMDB map full (%zu bytes) during %s: the database cannot grow; "
+                 "raise the storage map size",
+                 s->map_size, what);
+        return CV_ELIMIT;
+    case MDB_READERS_FULL:
+        cv_error("storage: LMDB reader table full (%d slots) during %s", LMDB_MAX_READERS, what);
+        return CV_ELIMIT;
+    case MDB_TXN_FULL:
+    case MDB_DBS_FULL:
+        cv_error("storage: LMDB limit reached during %s: %s", what, mdb_strerror(mrc));
+        return CV_ELIMIT;
+    case ENOMEM: cv_error("storage: out of memory during %s", what); return CV_ENOMEM;
+    default: cv_error("storage: LMDB %s failed: %s", what, mdb_strerror(mrc)); return CV_ESTORE;
+    }
+}
+
+/* Checks an account record and points blob and blen at its credential. */
+static int lmdb_account_decode(const MDB_val *v, const void **blob, size_t *blen)
+{
+    const unsigned char *p = v->mv_data;
+
+    if (v->mv_size < 1 || p[0] != LMDB_ACCOUNT_RECORD_V1) {
+        cv_error("storage: corrupt account record (%zu bytes, format %u)", v->mv_size,
+                 v->mv_size ? (unsigned)p[0] : 0u);
+        return CV_ESTORE;
+    }
+    *blob = p + 1;
+    *blen = v->mv_size - 1;
+    return 0;
+}
+
+/* Writes the account record for k inside txn with the given mdb_put flags, reserving
+ * the space and filling it in place. Returns the mdb_put code. */
+static int lmdb_account_put(store_lmdb_t *s, MDB_txn *txn, lmdb_key_t *k, const void *cred,
+                            size_t len, unsigned flags)
+{
+    MDB_val v = {.mv_size = 1 + len, .mv_data = NULL};
+    unsigned char *p;
+    int mrc;
+
+    mrc = mdb_put(txn, s->dbi_accounts, &k->val, &v, flags | MDB_RESERVE);
+    if (mrc != 0)
+        return mrc;
+    p = v.mv_data;
+    p[0] = LMDB_ACCOUNT_RECORD_V1;
+    if (len != 0)
+        memcpy(p + 1, cred, len);
+    return 0;
+}
+
+static int lmdb_account_create(cv_store_t *st, const char *host, const char *user, const void *cred,
+                               size_t len)
+{
+    store_lmdb_t *s = lmdb_of(st);
+    MDB_txn *txn = NULL;
+    lmdb_key_t k;
+    int mrc;
+    int rc;
+
+    rc = lmdb_key_make(&k, host, user);
+    if (rc < 0)
+        goto out;
+    mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (mrc != 0) {
+        txn = NULL;
+        rc = lmdb_fail(s, mrc, "account create (begin)");
+        goto out;
+    }
+    mrc = lmdb_account_put(s, txn, &k, cred, len, MDB_NOOVERWRITE);
+    if (mrc != 0) {
+        rc = mrc == MDB_KEYEXIST ? CV_EEXIST : lmdb_fail(s, mrc, "account create (put)");
+        goto out;
+    }
+    mrc = mdb_txn_commit(txn);
+    txn = NULL; /* commit frees the transaction whether or not it succeeds */
+    if (mrc != 0) {
+        rc = lmdb_fail(s, mrc, "account create (commit)");
+        goto out;
+    }
+    rc = 0;
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
+static int lmdb_account_set_cred(cv_store_t *st, const char *host, const char *user,
+                                 const void *cred, size_t len)
+{
+    store_lmdb_t *s = lmdb_of(st);
+    MDB_txn *txn = NULL;
+    MDB_val old;
+    lmdb_key_t k;
+    int mrc;
+    int rc;
+
+    /* An account whose key cannot be stored does not exist. */
+    if (lmdb_key_make(&k, host, user) < 0) {
+        rc = CV_ENOTFOUND;
+        goto out;
+    }
+    mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (mrc != 0) {
+        txn = NULL;
+        rc = lmdb_fail(s, mrc, "account set_cred (begin)");
+        goto out;
+    }
+    /* The existence check and the write share the writer's transaction, so no delete
+     * can slip between them. */
+    mrc = mdb_get(txn, s->dbi_accounts, &k.val, &old);
+    if (mrc != 0) {
+        rc = mrc == MDB_NOTFOUND ? CV_ENOTFOUND : lmdb_fail(s, mrc, "account set_cred (get)");
+        goto out;
+    }
+    mrc = lmdb_account_put(s, txn, &k, cred, len, 0);
+    if (mrc != 0) {
+        rc = lmdb_fail(s, mrc, "account set_cred (put)");
+        goto out;
+    }
+    mrc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (mrc != 0) {
+        rc = lmdb_fail(s, mrc, "account set_cred (commit)");
+        goto out;
+    }
+    rc = 0;
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
+/* Looks the account up in a read snapshot; copies the credential when buf is given. */
+static int lmdb_account_read(store_lmdb_t *s, const char *host, const char *user, void *buf,
+                             size_t cap, size_t *len)
+{
+    MDB_txn *txn = NULL;
+    const void *blob;
+    size_t blen;
+    MDB_val v;
+    lmdb_key_t k;
+    int mrc;
+    int rc;
+
+    if (lmdb_key_make(&k, host, user) < 0) {
+        rc = CV_ENOTFOUND;
+        goto out;
+    }
+    mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (mrc != 0) {
+        txn = NULL;
+        rc = lmdb_fail(s, mrc, "account read (begin)");
+        goto out;
+    }
+    mrc = mdb_get(txn, s->dbi_accounts, &k.val, &v);
+    if (mrc != 0) {
+        rc = mrc == MDB_NOTFOUND ? CV_ENOTFOUND : lmdb_fail(s, mrc, "account read (get)");
+        goto out;
+    }
+    rc = lmdb_account_decode(&v, &blob, &blen);
+    if (rc < 0 || len == NULL)
+        goto out;
+    *len = blen;
+    if (blen > cap) {
+        rc = CV_ELIMIT;
+        goto out;
+    }
+    /* The data lives in the map only while the snapshot is held: copy before abort. */
+    if (blen != 0)
+        memcpy(buf, blob, blen);
+    rc = 0;
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
+static int lmdb_account_get(cv_store_t *st, const char *host, const char *user, void *buf,
+                            size_t cap, size_t *len)
+{
+    return lmdb_account_read(lmdb_of(st), host, user, buf, cap, len);
+}
+
+static int lmdb_account_exists(cv_store_t *st, const char *host, const char *user)
+{
+    return lmdb_account_read(lmdb_of(st), host, user, NULL, 0, NULL);
+}
+
+static int lmdb_account_delete(cv_store_t *st, const char *host, const char *user)
+{
+    store_lmdb_t *s = lmdb_of(st);
+    MDB_txn *txn = NULL;
+    lmdb_key_t k;
+    int mrc;
+    int rc;
+
+    if (lmdb_key_make(&k, host, user) < 0) {
+        rc = CV_ENOTFOUND;
+        goto out;
+    }
+    mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (mrc != 0) {
+        txn = NULL;
+        rc = lmdb_fail(s, mrc, "account delete (begin)");
+        goto out;
+    }
+    mrc = mdb_del(txn, s->dbi_accounts, &k.val, NULL);
+    if (mrc != 0) {
+        rc = mrc == MDB_NOTFOUND ? CV_ENOTFOUND : lmdb_fail(s, mrc, "account delete (del)");
+        goto out;
+    }
+    mrc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (mrc != 0) {
+        rc = lmdb_fail(s, mrc, "account delete (commit)");
+        goto out;
+    }
+    rc = 0;
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
+/*
+ * Walks the keys of host in one snapshot: a range scan from host "\0" while the prefix
+ * matches. The separator is what keeps "a.b" from seeing "a.b.c": no byte of a host
+ * name can be NUL, so host "\0" is a prefix only of that host's own keys.
+ * cb NULL just counts.
+ */
+static int lmdb_account_walk(store_lmdb_t *s, const char *host,
+                             int (*cb)(void *ctx, const char *user), void *ctx, size_t *count)
+{
+    char name[CV_STORE_LMDB_KEY_MAX + 1];
+    MDB_cursor *cur = NULL;
+    MDB_txn *txn = NULL;
+    MDB_val k, v;
+    lmdb_key_t prefix;
+    size_t n = 0;
+    size_t plen;
+    int mrc;
+    int rc = 0;
+
+    /* A host too long to be a key prefix has no accounts. */
+    if (lmdb_key_make(&prefix, host, NULL) < 0)
+        goto out;
+    plen = prefix.val.mv_size;
+    mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (mrc != 0) {
+        txn = NULL;
+        rc = lmdb_fail(s, mrc, "account list (begin)");
+        goto out;
+    }
+    mrc = mdb_cursor_open(txn, s->dbi_accounts, &cur);
+    if (mrc != 0) {
+        cur = NULL;
+        rc = lmdb_fail(s, mrc, "account list (cursor)");
+        goto out;
+    }
+    k = prefix.val;
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (mrc == 0) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix.bytes, plen) != 0)
+            break;
+        n++;
+        if (cb != NULL) {
+            size_t ulen = k.mv_size - plen;
+            /* Only a file written by an LMDB built with a larger key bound can hold a
+             * key longer than this interface allows. */
+            if (ulen >= sizeof name) {
+                cv_error("storage: account key of %zu bytes exceeds the supported bound",
+                         k.mv_size);
+                rc = CV_ESTORE;
+                goto out;
+            }
+            memcpy(name, (const char *)k.mv_data + plen, ulen);
+            name[ulen] = '\0';
+            rc = cb(ctx, name);
+            if (rc != 0)
+                goto out;
+        }
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = lmdb_fail(s, mrc, "account list (next)");
+        goto out;
+    }
+    rc = 0;
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (count != NULL)
+        *count = n;
+    return rc;
+}
+
+static int lmdb_account_list(cv_store_t *st, const char *host,
+                             int (*cb)(void *ctx, const char *user), void *ctx)
+{
+    return lmdb_account_walk(lmdb_of(st), host, cb, ctx, NULL);
+}
+
+static int lmdb_account_count(cv_store_t *st, const char *host, size_t *count)
+{
+    size_t n = 0;
+    int rc;
+
+    rc = lmdb_account_walk(lmdb_of(st), host, NULL, NULL, &n);
+    if (rc == 0)
+        *count = n;
+    return rc;
+}
+
+/* Creates dir and its missing parents; directories created here get mode 0700 because
+ * the database holds credentials. */
+static int lmdb_mkdirs(const char *dir)
+{
+    struct stat sb;
+    char *path;
+    int rc = 0;
+
+    path = strdup(dir);
+    if (path == NULL) {
+        rc = CV_ENOMEM;
+        goto out;
+    }
+    for (char *p = path + 1;; p++) {
+        char c = *p;
+        if (c != '/' && c != '\0')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            cv_error("storage: cannot create directory %s: %s", path, strerror(errno));
+            rc = CV_ESTORE;
+            goto out;
+        }
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        cv_error("storage: %s is not a directory", dir);
+        rc = CV_ESTORE;
+        goto out;
+    }
+    if ((sb.st_mode & 077) != 0)
+        cv_warn("storage: data directory %s is accessible to other users (mode %03o); "
+                "it holds credentials, 0700 is advised",
+                dir, (unsigned)(sb.st_mode & 0777));
+out:
+    free(path);
+    return rc;
+}
+
+/* Opens the named databases and checks or writes the schema version, in one write
+ * transaction so a crash never leaves a half-initialized environment. */
+static int lmdb_init_dbs(store_lmdb_t *s, const char *dir)
+{
+    unsigned char ver[4];
+    MDB_txn *txn = NULL;
+    MDB_val k = {.mv_size = sizeof lmdb_schema_key - 1, .mv_data = (void *)lmdb_schema_key};
+    MDB_val v;
+    uint32_t have;
+    int mrc;
+    int rc;
+
+    mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (mrc != 0) {
+        txn = NULL;
+        rc = lmdb_fail(s, mrc, "open (begin)");
+        goto out;
+    }
+    mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->dbi_meta);
+    if (mrc == 0)
+        mrc = mdb_dbi_open(txn, "accounts", MDB_CREATE, &s->dbi_accounts);
+    if (mrc != 0) {
+        rc = lmdb_fail(s, mrc, "open (named databases)");
+        goto out;
+    }
+    mrc = mdb_get(txn, s->dbi_meta, &k, &v);
+    if (mrc == MDB_NOTFOUND) {
+        ver[0] = (unsigned char)(LMDB_SCHEMA_VERSION >> 24);
+        ver[1] = (unsigned char)(LMDB_SCHEMA_VERSION >> 16);
+        ver[2] = (unsigned char)(LMDB_SCHEMA_VERSION >> 8);
+        ver[3] = (unsigned char)LMDB_SCHEMA_VERSION;
+        v.mv_size = sizeof ver;
+        v.mv_data = ver;
+        mrc = mdb_put(txn, s->dbi_meta, &k, &v, MDB_NOOVERWRITE);
+        if (mrc != 0) {
+            rc = lmdb_fail(s, mrc, "open (write schema version)");
+            goto out;
+        }
+    } else if (mrc != 0) {
+        rc = lmdb_fail(s, mrc, "open (read schema version)");
+        goto out;
+    } else {
+        const unsigned char *p = v.mv_data;
+        if (v.mv_size != 4) {
+            cv_error("storage: %s: corrupt schema version record (%zu bytes)", dir, v.mv_size);
+            rc = CV_ESTORE;
+            goto out;
+        }
+        have = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        if (have != LMDB_SCHEMA_VERSION) {
+            cv_error("storage: %s has schema version %u, this build reads version %u%s", dir,
+                     (unsigned)have, LMDB_SCHEMA_VERSION,
+                     have > LMDB_SCHEMA_VERSION ? " (written by a newer Corvid)" : "");
+            rc = CV_ESTORE;
+            goto out;
+        }
+    }
+    mrc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (mrc != 0) {
+        rc = lmdb_fail(s, mrc, "open (commit)");
+        goto out;
+    }
+    rc = 0;
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
+static void lmdb_close(cv_store_t *st)
+{
+    store_lmdb_t *s = lmdb_of(st);
+
+    if (s->env != NULL)
+        mdb_env_close(s->env);
+    free(s);
+}
+
+static int lmdb_open(cv_store_t **out, const cv_store_opts_t *opts)
+{
+    store_lmdb_t *s;
+    MDB_envinfo info;
+    int dead = 0;
+    int mrc;
+    int rc;
+
+    s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        rc = CV_ENOMEM;
+        goto out;
+    }
+    s->base.ops = &cv__store_lmdb_ops;
+    s->map_size = opts->map_size;
+    rc = lmdb_mkdirs(opts->dir);
+    if (rc < 0)
+        goto out;
+    mrc = mdb_env_create(&s->env);
+    if (mrc != 0) {
+        s->env = NULL;
+        rc = lmdb_fail(s, mrc, "open (create environment)");
+        goto out;
+    }
+    mrc = mdb_env_set_maxdbs(s->env, LMDB_MAX_DBS);
+    if (mrc == 0)
+        mrc = mdb_env_set_maxreaders(s->env, LMDB_MAX_READERS);
+    if (mrc == 0 && opts->map_size != 0)
+        mrc = mdb_env_set_mapsize(s->env, opts->map_size);
+    if (mrc != 0) {
+        rc = lmdb_fail(s, mrc, "open (configure environment)");
+        goto out;
+    }
+    mrc = mdb_env_open(s->env, opts->dir, MDB_NOTLS, 0600);
+    if (mrc != 0) {
+        cv_error("storage: cannot open LMDB environment in %s: %s", opts->dir, mdb_strerror(mrc));
+        rc = CV_ESTORE;
+        goto out;
+    }
+    /* The map size may exceed the request when the file is already bigger. */
+    mrc = mdb_env_info(s->env, &info);
+    if (mrc != 0) {
+        rc = lmdb_fail(s, mrc, "open (environment info)");
+        goto out;
+    }
+    s->map_size = info.me_mapsize;
+    /* Key buffers are sized for CV_STORE_LMDB_KEY_MAX; a library built with a smaller
+     * key bound would reject keys the interface promises to accept. */
+    if (mdb_env_get_maxkeysize(s->env) < CV_STORE_LMDB_KEY_MAX + 1) {
+        cv_error("storage: this LMDB accepts keys of %d bytes, Corvid needs %d",
+                 mdb_env_get_maxkeysize(s->env), CV_STORE_LMDB_KEY_MAX + 1);
+        rc = CV_ESTORE;
+        goto out;
+    }
+    /* Reader slots of processes that died while reading would pin old pages forever. */
+    mrc = mdb_reader_check(s->env, &dead);
+    if (mrc != 0) {
+        rc = lmdb_fail(s, mrc, "open (reader check)");
+        goto out;
+    }
+    if (dead > 0)
+        cv_warn("storage: cleared %d stale LMDB reader slot(s) in %s", dead, opts->dir);
+    rc = lmdb_init_dbs(s, opts->dir);
+    if (rc < 0)
+        goto out;
+    cv_info("storage: LMDB environment %s open, map size %zu bytes", opts->dir, s->map_size);
+    *out = &s->base;
+    s = NULL;
+out:
+    if (s != NULL)
+        lmdb_close(&s->base);
+    return rc;
+}
+
+const cv__store_ops_t cv__store_lmdb_ops = {
+    .name = "lmdb",
+    .open = lmdb_open,
+    .close = lmdb_close,
+    .account_create = lmdb_account_create,
+    .account_set_cred = lmdb_account_set_cred,
+    .account_get = lmdb_account_get,
+    .account_exists = lmdb_account_exists,
+    .account_delete = lmdb_account_delete,
+    .account_list = lmdb_account_list,
+    .account_count = lmdb_account_count,
+};
