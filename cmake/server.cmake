@@ -1,0 +1,28 @@
+# Network layer, C2S protocol, session table, and the two programs.
+add_library(cv_net STATIC net/worker.c net/conn.c)
+target_link_libraries(cv_net PUBLIC cv_tls cv_config cv_core PkgConfig::URING Threads::Threads)
+
+add_library(cv_router STATIC router/c2s.c router/c2s_auth.c router/c2s_bind.c
+            router/c2s_sessions.c router/mod_register.c router/sessions.c router/throttle.c)
+target_include_directories(cv_router PRIVATE ${CMAKE_SOURCE_DIR}/net)
+target_link_libraries(cv_router PUBLIC cv_net cv_xml cv_sasl cv_jid cv_store cv_config cv_core
+                      Threads::Threads)
+
+add_library(cv_setup STATIC server/setup.c)
+target_link_libraries(cv_setup PUBLIC cv_config cv_store cv_core)
+
+add_executable(corvid server/main.c)
+target_compile_definitions(corvid PRIVATE CORVID_VERSION="${PROJECT_VERSION}")
+target_link_libraries(corvid PRIVATE cv_router cv_setup)
+add_executable(corvidctl server/ctl.c)
+target_link_libraries(corvidctl PRIVATE cv_setup cv_sasl cv_jid)
+# jemalloc is the server's allocator; sanitizer builds keep their own.
+if(CORVID_SANITIZE STREQUAL "")
+  target_link_libraries(corvid PRIVATE PkgConfig::JEMALLOC)
+endif()
+
+cv_unit_test(test_throttle SOURCES tests/unit/test_throttle.c LIBS cv_router)
+cv_unit_test(test_sessions SOURCES tests/unit/test_sessions.c LIBS cv_router
+             LABELS concurrency)
+cv_unit_test(test_mpsc SOURCES tests/unit/test_mpsc.c LIBS cv_core Threads::Threads
+             LABELS concurrency)

@@ -1,0 +1,113 @@
+/*
+ * corvid/net.h — the io_uring network layer: worker rings, listeners, connections.
+ *
+ * Owns: one worker thread per configured worker, each with its own io_uring ring, its own
+ * listening sockets (SO_REUSEPORT, so the kernel spreads new connections over the rings),
+ * its provided-buffer ring for receives and every connection it accepted. A connection
+ * belongs to exactly one ring for its whole life: only that ring's thread submits SQEs for
+ * it, reads its bytes, writes its output and frees it.
+ *
+ * The layer moves bytes; it does not know XMPP. It hands plaintext (after TLS) to the
+ * protocol layer through cv_net_ops_t and takes bytes to send from it. All callbacks run on
+ * the connection's ring thread.
+ *
+ * Threads: cv_net_create/start/stop/destroy from the main thread; cv_net_conn_* only from
+ * the ring thread that owns the connection, i.e. from inside a callback.
+ */
+#ifndef CORVID_NET_H
+#define CORVID_NET_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "corvid/buf.h"
+#include "corvid/config.h"
+#include "corvid/core.h"
+#include "corvid/mpsc.h"
+#include "corvid/tls.h"
+
+typedef struct cv_net_s cv_net_t;
+typedef struct cv_worker_s cv_worker_t;
+typedef struct cv_conn_s cv_conn_t;
+
+/* The protocol layer's callbacks. Each runs on the owning ring thread. */
+typedef struct cv_net_ops_s {
+    /* A connection was accepted on listener l. Return 0 to keep it (after calling
+       cv_net_conn_set_user), or <0 to drop it at once. */
+    int (*on_open)(cv_conn_t *c, const cv_conf_listener_t *l, void *arg);
+    /* Plaintext bytes arrived. They are valid only during the call. Return <0 when the
+       protocol layer has started closing the connection (it stops receiving). */
+    int (*on_data)(cv_conn_t *c, const char *data, size_t len);
+    /* The peer went away, an I/O error happened, or cv_net_conn_close finished: the
+       protocol layer frees its state; c is freed right after this returns. */
+    void (*on_close)(cv_conn_t *c);
+    /* The connection's negotiation deadline passed (cv_net_conn_set_deadline). */
+    void (*on_timeout)(cv_conn_t *c);
+    /* The server is stopping: write the closing stream bytes; the layer flushes them and
+       closes the connection. */
+    void (*on_shutdown)(cv_conn_t *c);
+    void *arg; /* passed to on_open */
+} cv_net_ops_t;
+
+typedef struct cv_net_opts_s {
+    const cv_config_t *config; /* listeners, workers, limits; must outlive the net */
+    cv_tls_ctx_t *tls;         /* server TLS context shared read-only by all rings; may be
+                                  NULL when no listener uses TLS */
+    cv_net_ops_t ops;
+} cv_net_opts_t;
+
+/* Thread: main. Binds every listener once to report address errors early. */
+int cv_net_create(cv_net_t **out, const cv_net_opts_t *opts);
+/* Thread: main. Starts the worker threads; returns once every ring is listening. */
+int cv_net_start(cv_net_t *net);
+/* Thread: main (or a signal-handling thread). Asks every ring to shut down: connections
+   get on_shutdown, their output is flushed (bounded by a grace period) and they close.
+   Returns after every worker thread has exited. */
+void cv_net_stop(cv_net_t *net);
+void cv_net_destroy(cv_net_t *net);
+
+/*
+ * Work handed to a ring from another thread (a stanza for one of its connections, a
+ * request to close one). The caller embeds the task in its own object, so posting
+ * allocates nothing. run is called once, on the target ring's thread.
+ */
+typedef struct cv_net_task_s cv_net_task_t;
+struct cv_net_task_s {
+    cv_mpsc_node_t node; /* owned by the inbox while queued */
+    void (*run)(cv_net_task_t *t, cv_worker_t *w);
+};
+
+/* Thread: any. Queues t on w's inbox (lock-free, multi-producer) and wakes w if needed.
+   Tasks still queued when w stops are not run. */
+void cv_net_post(cv_worker_t *w, cv_net_task_t *t);
+
+/* Thread: ring owner. */
+void cv_net_conn_set_user(cv_conn_t *c, void *user);
+void *cv_net_conn_user(const cv_conn_t *c);
+cv_worker_t *cv_net_conn_worker(const cv_conn_t *c);
+/* Queues bytes for the peer (encrypting them when TLS is active). Everything queued in one
+   loop turn leaves in one send. Returns 0, or -CV_ELIMIT when the output queue would pass
+   limits.max_output_queue (the caller closes the stream; the bytes are not queued). */
+int cv_net_conn_write(cv_conn_t *c, const void *data, size_t len);
+/* Starts server-side TLS on a plaintext connection (STARTTLS after <proceed/> was
+   queued: those bytes still leave in the clear). Any plaintext the peer already sent
+   after <starttls/> is discarded (it must not be trusted, RFC 6120 §5.4.3.3).
+   Returns 0 or -CV_E*. */
+int cv_net_conn_start_tls(cv_conn_t *c);
+int cv_net_conn_is_tls(const cv_conn_t *c);
+/* The TLS session of the connection, or NULL. */
+cv_tls_conn_t *cv_net_conn_tls(const cv_conn_t *c);
+/* Flushes queued output, then closes. on_close follows (maybe after this returns). */
+void cv_net_conn_close(cv_conn_t *c);
+/* Arms (ms > 0) or clears (ms == 0) the negotiation deadline: on_timeout runs once it
+   passes (checked once a second). */
+void cv_net_conn_set_deadline(cv_conn_t *c, unsigned ms);
+/* Peer address as text ("127.0.0.1"), and whether it is a loopback address. */
+const char *cv_net_conn_peer(const cv_conn_t *c);
+int cv_net_conn_peer_is_loopback(const cv_conn_t *c);
+/* Bytes of heap this connection holds in the net layer (for the bytes-per-session figure). */
+size_t cv_net_conn_memory(const cv_conn_t *c);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * corvid/server.h — the server's shared context and the client-to-server (C2S) protocol
+ * layer that sits on the network layer.
+ *
+ * cv_server_t owns nothing itself: it points at the configuration, the store, the TLS
+ * context and the authentication throttles that main() created. After start-up it is
+ * read-only except through those modules' own thread-safe calls, so every ring thread
+ * shares one instance.
+ *
+ * The C2S layer owns one cv_c2s_t per client connection; it runs on the connection's
+ * ring thread only (see corvid/net.h).
+ */
+#ifndef CORVID_SERVER_H
+#define CORVID_SERVER_H
+
+#include "corvid/config.h"
+#include "corvid/net.h"
+#include "corvid/sessions.h"
+#include "corvid/store.h"
+#include "corvid/throttle.h"
+#include "corvid/tls.h"
+
+typedef struct cv_server_s {
+    const cv_config_t *config;
+    cv_store_t *store;
+    cv_tls_ctx_t *tls;              /* NULL when no listener uses TLS */
+    cv_throttle_t *fail_by_ip;      /* failed authentications per peer address */
+    cv_throttle_t *fail_by_account; /* failed authentications per account */
+    cv_sessions_t *sessions;        /* bound sessions of every ring */
+    uint8_t secret[32];             /* random per process: keys fake SCRAM salts */
+} cv_server_t;
+
+/* Thread: main. Fills ops with the C2S callbacks bound to srv (which must outlive the
+   network layer). */
+void cv_c2s_net_ops(cv_net_ops_t *ops, cv_server_t *srv);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * net/net_int.h — private structures of the network layer, shared by net/worker.c (the
+ * ring loop: accept, receive, timers, shutdown) and net/conn.c (a connection's output,
+ * TLS and teardown).
+ */
+#ifndef CORVID_NET_INT_H
+#define CORVID_NET_INT_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+
+#include "corvid/net.h"
+
+/*
+ * Every SQE's user_data is a pointer with the operation in its three low bits; the
+ * pointed-to objects (connections, listeners, workers) are all 8-byte aligned.
+ */
+enum cv__net_op {
+    CV_OP_ACCEPT = 1, /* ptr: cv__listener_t */
+    CV_OP_RECV = 2,   /* ptr: cv_conn_t */
+    CV_OP_SEND = 3,   /* ptr: cv_conn_t */
+    CV_OP_WAKE = 4,   /* ptr: cv_worker_t (eventfd read) */
+    CV_OP_TICK = 5,   /* ptr: cv_worker_t (1 s timeout) */
+    CV_OP_IGNORE = 6, /* completions nobody waits for (cancellations) */
+};
+#define CV_OP_MASK 7u
+
+static inline uint64_t cv__net_ud(void *ptr, enum cv__net_op op)
+{
+    return (uint64_t)(uintptr_t)ptr | (uint64_t)op;
+}
+
+typedef struct cv__listener_s {
+    alignas(8) cv_worker_t *w;
+    const cv_conf_listener_t *conf;
+    int fd;
+    int armed; /* a multishot accept is in flight */
+} cv__listener_t;
+
+struct cv_conn_s {
+    alignas(8) cv_worker_t *w;
+    const cv_conf_listener_t *listener;
+    void *user;
+    int fd;
+    uint16_t inflight;     /* SQEs in flight that reference this connection */
+    uint8_t recv_armed;    /* a multishot recv is in flight */
+    uint8_t send_inflight; /* a send of `sending` is in flight */
+    uint8_t closing;       /* no more input is delivered; close once output is flushed */
+    uint8_t peer_gone;     /* the socket failed or the peer closed: output is dropped */
+    uint8_t shut;          /* shutdown(2) was called */
+    uint8_t dirty;         /* on the worker's dirty list */
+    uint8_t need_recv;     /* recv must be re-armed (buffers ran out) */
+    uint8_t family;        /* AF_INET or AF_INET6 */
+    uint8_t addr[16];      /* peer address, for logs and throttling */
+    cv_tls_conn_t *tls;
+    cv_buf_t out;     /* bytes queued for the next send (wire bytes: TLS already applied) */
+    cv_buf_t sending; /* bytes owned by the kernel until the send CQE arrives */
+    size_t sent;      /* prefix of `sending` the kernel has taken */
+    uint64_t deadline_ms; /* 0 = none */
+    cv_conn_t *dirty_next;
+    cv_conn_t *prev, *next; /* the worker's list of live connections */
+};
+
+struct cv_worker_s {
+    alignas(8) cv_net_t *net;
+    unsigned index;
+    pthread_t thread;
+    int init_rc;
+    struct io_uring ring;
+    int ring_ready;
+    struct io_uring_buf_ring *br; /* provided buffers for multishot recv */
+    char *bufs;
+    unsigned nbufs;
+    cv__listener_t *listeners;
+    size_t nlisteners;
+    int wake_fd;       /* eventfd written by other threads: shutdown or inbox work */
+    uint64_t wake_val; /* target of the eventfd read SQE */
+    cv_mpsc_t inbox; /* tasks from other threads; this ring's thread is the consumer */
+    /* 1 while a wake-up is pending: producers write the eventfd only when they flip it
+       from 0, and the ring clears it before draining, so no task is left unseen. */
+    atomic_int wake_pending;
+    struct __kernel_timespec tick;
+    cv_conn_t *conns; /* all live connections of this ring */
+    size_t nconns;
+    size_t max_conns;
+    cv_conn_t *dirty; /* connections with output to send or a close to finish */
+    uint64_t now_ms;
+    int stopping;
+    uint64_t stop_deadline_ms;
+    cv_buf_t plain; /* scratch: plaintext decrypted from one receive */
+    char peer_text[64];
+};
+
+struct cv_net_s {
+    cv_net_opts_t opts;
+    cv_worker_t *workers;
+    unsigned nworkers;
+    /* Set by the main thread in cv_net_stop (release) before it writes each worker's
+       eventfd; a worker reads it (acquire) after that eventfd read completes. */
+    atomic_int stop;
+    pthread_barrier_t started;
+};
+
+#define CV_NET_BUF_SIZE 4096u
+#define CV_NET_NBUFS 1024u /* power of two */
+#define CV_NET_BGID 0
+
+struct io_uring_sqe *cv__net_sqe(cv_worker_t *w);
+void cv__net_conn_mark_dirty(cv_conn_t *c);
+/* Handles received wire bytes (decrypting when TLS is active). */
+void cv__net_conn_input(cv_conn_t *c, const char *data, size_t len);
+/* Submits sends for dirty connections and finishes closes. Called once per loop turn. */
+void cv__net_flush(cv_worker_t *w);
+void cv__net_conn_on_send(cv_conn_t *c, int res);
+/* The connection failed or the peer left: drop output and tear down. */
+void cv__net_conn_fail(cv_conn_t *c);
+/* Frees the connection if nothing references it any more and it is closing. */
+void cv__net_conn_maybe_free(cv_conn_t *c);
+void cv__net_conn_free_all(cv_worker_t *w);
+
+#endif

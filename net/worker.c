@@ -1,0 +1,518 @@
+/*
+ * The ring loop of one worker thread: listeners with multishot accept, multishot recv into
+ * a provided-buffer ring, a one-second tick for deadlines, an eventfd for shutdown
+ * requests, and one flush of all pending output per loop turn.
+ *
+ * A receive buffer is handed back to the kernel as soon as its bytes have been parsed, so an
+ * idle connection holds no receive buffer at all.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "corvid/clock.h"
+#include "corvid/log.h"
+#include "net_int.h"
+
+#define CV_NET_RING_ENTRIES 4096u
+#define CV_NET_GRACE_MS 3000u
+
+static int listener_open(const cv_conf_listener_t *l, int *out_fd)
+{
+    union {
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } sa;
+    socklen_t salen;
+    int one = 1;
+    int fd = -1;
+    int rc;
+
+    memset(&sa, 0, sizeof sa);
+    if (inet_pton(AF_INET, l->address, &sa.v4.sin_addr) == 1) {
+        sa.v4.sin_family = AF_INET;
+        sa.v4.sin_port = htons(l->port);
+        salen = sizeof sa.v4;
+    } else if (inet_pton(AF_INET6, l->address, &sa.v6.sin6_addr) == 1) {
+        sa.v6.sin6_family = AF_INET6;
+        sa.v6.sin6_port = htons(l->port);
+        salen = sizeof sa.v6;
+    } else {
+        cv_error("listener %s:%u: not an IP address", l->address, l->port);
+        return CV_EINVAL;
+    }
+    fd = socket(sa.v4.sin_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (sa.v4.sin_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (bind(fd, (struct sockaddr *)&sa, salen) < 0 || listen(fd, 4096) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    *out_fd = fd;
+    return 0;
+out:
+    cv_error("listener %s:%u: %s", l->address, l->port, strerror(-rc));
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static void arm_accept(cv__listener_t *li)
+{
+    struct io_uring_sqe *sqe = cv__net_sqe(li->w);
+    io_uring_prep_multishot_accept(sqe, li->fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, cv__net_ud(li, CV_OP_ACCEPT));
+    li->armed = 1;
+}
+
+static void arm_recv(cv_conn_t *c)
+{
+    struct io_uring_sqe *sqe = cv__net_sqe(c->w);
+    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = CV_NET_BGID;
+    io_uring_sqe_set_data64(sqe, cv__net_ud(c, CV_OP_RECV));
+    c->recv_armed = 1;
+    c->need_recv = 0;
+    c->inflight++;
+}
+
+static void arm_wake(cv_worker_t *w)
+{
+    struct io_uring_sqe *sqe = cv__net_sqe(w);
+    io_uring_prep_read(sqe, w->wake_fd, &w->wake_val, sizeof w->wake_val, 0);
+    io_uring_sqe_set_data64(sqe, cv__net_ud(w, CV_OP_WAKE));
+}
+
+static void arm_tick(cv_worker_t *w)
+{
+    struct io_uring_sqe *sqe = cv__net_sqe(w);
+    w->tick.tv_sec = 1;
+    w->tick.tv_nsec = 0;
+    io_uring_prep_timeout(sqe, &w->tick, 0, 0);
+    io_uring_sqe_set_data64(sqe, cv__net_ud(w, CV_OP_TICK));
+}
+
+static void recycle_buffer(cv_worker_t *w, unsigned bid)
+{
+    io_uring_buf_ring_add(w->br, w->bufs + (size_t)bid * CV_NET_BUF_SIZE, CV_NET_BUF_SIZE,
+                          (unsigned short)bid, io_uring_buf_ring_mask(w->nbufs), 0);
+    io_uring_buf_ring_advance(w->br, 1);
+}
+
+static void on_accept(cv__listener_t *li, struct io_uring_cqe *cqe)
+{
+    cv_worker_t *w = li->w;
+    const cv_net_ops_t *ops = &w->net->opts.ops;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof ss;
+    int one = 1;
+    int fd = cqe->res;
+    cv_conn_t *c = NULL;
+
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        li->armed = 0;
+        if (!w->stopping)
+            arm_accept(li);
+    }
+    if (fd < 0) {
+        if (fd != -ECANCELED)
+            cv_warn("accept on %s:%u: %s", li->conf->address, li->conf->port, strerror(-fd));
+        return;
+    }
+    if (w->stopping || w->nconns >= w->max_conns) {
+        if (!w->stopping)
+            cv_warn("connection limit reached on worker %u: refusing a connection", w->index);
+        goto drop;
+    }
+    if (getpeername(fd, (struct sockaddr *)&ss, &sslen) < 0)
+        goto drop;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c = calloc(1, sizeof *c);
+    if (!c)
+        goto drop;
+    c->w = w;
+    c->listener = li->conf;
+    c->fd = fd;
+    c->family = (uint8_t)ss.ss_family;
+    if (ss.ss_family == AF_INET)
+        memcpy(c->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    else
+        memcpy(c->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    if (li->conf->tls == CV_TLS_MODE_DIRECT && cv_net_conn_start_tls(c) < 0) {
+        cv_warn("conn %s: cannot start TLS", cv_net_conn_peer(c));
+        c->closing = 1;
+        cv__net_conn_mark_dirty(c);
+        return;
+    }
+    if (ops->on_open(c, li->conf, ops->arg) < 0) {
+        c->closing = 1;
+        cv__net_conn_mark_dirty(c);
+        return;
+    }
+    arm_recv(c);
+    return;
+drop:
+    close(fd);
+}
+
+static void on_recv(cv_conn_t *c, struct io_uring_cqe *cqe)
+{
+    cv_worker_t *w = c->w;
+    int res = cqe->res;
+
+    c->inflight--;
+    if (!(cqe->flags & IORING_CQE_F_MORE))
+        c->recv_armed = 0;
+    if (cqe->flags & IORING_CQE_F_BUFFER) {
+        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        if (res > 0)
+            cv__net_conn_input(c, w->bufs + (size_t)bid * CV_NET_BUF_SIZE, (size_t)res);
+        recycle_buffer(w, bid);
+    } else if (res == 0) {
+        if (!c->closing)
+            cv_debug("conn %s: peer closed", cv_net_conn_peer(c));
+        cv__net_conn_fail(c);
+    } else if (res == -ENOBUFS) {
+        /* Every provided buffer was in use: re-arm after this batch returned them. */
+        c->need_recv = 1;
+    } else if (res < 0 && res != -ECANCELED) {
+        cv_debug("conn %s: recv: %s", cv_net_conn_peer(c), strerror(-res));
+        cv__net_conn_fail(c);
+    }
+    if (!c->recv_armed && !c->closing && !c->need_recv)
+        arm_recv(c);
+    if (c->need_recv && !c->closing)
+        cv__net_conn_mark_dirty(c);
+    cv__net_conn_maybe_free(c);
+}
+
+void cv_net_post(cv_worker_t *w, cv_net_task_t *t)
+{
+    uint64_t one = 1;
+    cv_mpsc_push(&w->inbox, &t->node);
+    /* seq_cst pairs with the ring's clear-then-drain in drain_inbox. */
+    if (atomic_exchange(&w->wake_pending, 1) == 0 &&
+        write(w->wake_fd, &one, sizeof one) < 0)
+        cv_warn("worker %u: wake: %s", w->index, strerror(errno));
+}
+
+static void drain_inbox(cv_worker_t *w)
+{
+    cv_mpsc_node_t *n;
+    atomic_store(&w->wake_pending, 0);
+    while ((n = cv_mpsc_pop(&w->inbox)) != NULL) {
+        cv_net_task_t *t = (cv_net_task_t *)((char *)n - offsetof(cv_net_task_t, node));
+        t->run(t, w);
+    }
+}
+
+static void begin_shutdown(cv_worker_t *w)
+{
+    const cv_net_ops_t *ops = &w->net->opts.ops;
+    w->stopping = 1;
+    w->stop_deadline_ms = cv_clock_ms() + CV_NET_GRACE_MS;
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        struct io_uring_sqe *sqe = cv__net_sqe(w);
+        io_uring_prep_cancel64(sqe, cv__net_ud(&w->listeners[i], CV_OP_ACCEPT), 0);
+        io_uring_sqe_set_data64(sqe, cv__net_ud(w, CV_OP_IGNORE));
+    }
+    for (cv_conn_t *c = w->conns; c; c = c->next) {
+        if (c->closing)
+            continue;
+        ops->on_shutdown(c);
+        cv_net_conn_close(c);
+    }
+}
+
+static void on_tick(cv_worker_t *w)
+{
+    const cv_net_ops_t *ops = &w->net->opts.ops;
+    uint64_t now = cv_clock_ms();
+    for (cv_conn_t *c = w->conns; c; c = c->next) {
+        if (c->deadline_ms && now >= c->deadline_ms && !c->closing) {
+            c->deadline_ms = 0;
+            ops->on_timeout(c);
+            cv_net_conn_close(c);
+        }
+    }
+    if (w->stopping && now >= w->stop_deadline_ms) {
+        /* Peers that do not read their last bytes do not hold up the exit. */
+        for (cv_conn_t *c = w->conns; c; c = c->next) {
+            if (c->peer_gone)
+                continue;
+            cv__net_conn_fail(c);
+            /* Also ends a send the peer never drains, so its completion arrives. */
+            if (!c->shut && shutdown(c->fd, SHUT_RDWR) == 0)
+                c->shut = 1;
+        }
+    }
+    arm_tick(w);
+}
+
+static void handle_cqe(cv_worker_t *w, struct io_uring_cqe *cqe)
+{
+    void *ptr = (void *)(uintptr_t)(cqe->user_data & ~(uint64_t)CV_OP_MASK);
+    switch ((enum cv__net_op)(cqe->user_data & CV_OP_MASK)) {
+    case CV_OP_ACCEPT:
+        on_accept(ptr, cqe);
+        break;
+    case CV_OP_RECV:
+        on_recv(ptr, cqe);
+        break;
+    case CV_OP_SEND:
+        cv__net_conn_on_send(ptr, cqe->res);
+        cv__net_conn_maybe_free(ptr);
+        break;
+    case CV_OP_WAKE:
+        drain_inbox(w);
+        if (atomic_load_explicit(&w->net->stop, memory_order_acquire) && !w->stopping)
+            begin_shutdown(w);
+        if (!w->stopping)
+            arm_wake(w);
+        break;
+    case CV_OP_TICK:
+        on_tick(w);
+        break;
+    case CV_OP_IGNORE:
+        break;
+    }
+}
+
+/* Connections whose recv ended for lack of buffers are re-armed once buffers are back. */
+static void rearm_starved(cv_worker_t *w)
+{
+    for (cv_conn_t *c = w->dirty; c; c = c->dirty_next)
+        if (c->need_recv && !c->closing && !c->recv_armed)
+            arm_recv(c);
+}
+
+static void worker_loop(cv_worker_t *w)
+{
+    for (;;) {
+        rearm_starved(w);
+        cv__net_flush(w);
+        if (w->stopping && w->nconns == 0)
+            break;
+        int rc = io_uring_submit_and_wait(&w->ring, 1);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+            cv_error("worker %u: io_uring_submit_and_wait: %s", w->index, strerror(-rc));
+            break;
+        }
+        struct io_uring_cqe *cqe;
+        unsigned head, n = 0;
+        io_uring_for_each_cqe(&w->ring, head, cqe)
+        {
+            handle_cqe(w, cqe);
+            n++;
+        }
+        io_uring_cq_advance(&w->ring, n);
+    }
+}
+
+static int ring_setup(cv_worker_t *w)
+{
+    struct io_uring_params p;
+    struct io_uring_buf_reg reg;
+    size_t br_size = w->nbufs * sizeof(struct io_uring_buf);
+    int rc;
+
+    memset(&p, 0, sizeof p);
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    rc = io_uring_queue_init_params(CV_NET_RING_ENTRIES, &w->ring, &p);
+    if (rc == -EINVAL) {
+        /* Older kernels lack these flags; the ring works without them, a little slower. */
+        memset(&p, 0, sizeof p);
+        rc = io_uring_queue_init_params(CV_NET_RING_ENTRIES, &w->ring, &p);
+    }
+    if (rc < 0)
+        goto out;
+    w->ring_ready = 1;
+    w->br = mmap(NULL, br_size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (w->br == MAP_FAILED) {
+        w->br = NULL;
+        rc = -errno;
+        goto out;
+    }
+    w->bufs = aligned_alloc(4096, (size_t)w->nbufs * CV_NET_BUF_SIZE);
+    if (!w->bufs) {
+        rc = CV_ENOMEM;
+        goto out;
+    }
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)w->br;
+    reg.ring_entries = w->nbufs;
+    reg.bgid = CV_NET_BGID;
+    rc = io_uring_register_buf_ring(&w->ring, &reg, 0);
+    if (rc < 0)
+        goto out;
+    io_uring_buf_ring_init(w->br);
+    for (unsigned i = 0; i < w->nbufs; i++)
+        io_uring_buf_ring_add(w->br, w->bufs + (size_t)i * CV_NET_BUF_SIZE, CV_NET_BUF_SIZE,
+                              (unsigned short)i, io_uring_buf_ring_mask(w->nbufs), (int)i);
+    io_uring_buf_ring_advance(w->br, (int)w->nbufs);
+    for (size_t i = 0; i < w->nlisteners; i++)
+        arm_accept(&w->listeners[i]);
+    arm_wake(w);
+    arm_tick(w);
+    rc = io_uring_submit(&w->ring);
+    if (rc >= 0)
+        rc = 0;
+out:
+    if (rc < 0)
+        cv_error("worker %u: io_uring setup: %s", w->index, strerror(-rc));
+    return rc;
+}
+
+static void *worker_main(void *arg)
+{
+    cv_worker_t *w = arg;
+    w->init_rc = ring_setup(w);
+    pthread_barrier_wait(&w->net->started);
+    if (w->init_rc == 0)
+        worker_loop(w);
+    if (w->ring_ready) {
+        io_uring_queue_exit(&w->ring);
+        w->ring_ready = 0;
+    }
+    cv__net_conn_free_all(w);
+    return NULL;
+}
+
+int cv_net_create(cv_net_t **out, const cv_net_opts_t *opts)
+{
+    const cv_config_t *cfg = opts->config;
+    cv_net_t *net = calloc(1, sizeof *net);
+    int rc = 0;
+
+    if (!net)
+        return CV_ENOMEM;
+    net->opts = *opts;
+    net->nworkers = cfg->workers ? cfg->workers : 1;
+    atomic_init(&net->stop, 0);
+    net->workers = calloc(net->nworkers, sizeof *net->workers);
+    if (!net->workers) {
+        rc = CV_ENOMEM;
+        goto out;
+    }
+    for (unsigned i = 0; i < net->nworkers; i++) {
+        cv_worker_t *w = &net->workers[i];
+        w->net = net;
+        w->index = i;
+        w->nbufs = CV_NET_NBUFS;
+        cv_mpsc_init(&w->inbox);
+        atomic_init(&w->wake_pending, 0);
+        w->max_conns = (cfg->max_connections + net->nworkers - 1) / net->nworkers;
+        w->wake_fd = eventfd(0, EFD_CLOEXEC);
+        if (w->wake_fd < 0) {
+            rc = -errno;
+            goto out;
+        }
+        w->listeners = calloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof *w->listeners);
+        if (!w->listeners) {
+            rc = CV_ENOMEM;
+            goto out;
+        }
+        for (size_t j = 0; j < cfg->nlisteners; j++) {
+            cv__listener_t *li = &w->listeners[j];
+            li->w = w;
+            li->conf = &cfg->listeners[j];
+            li->fd = -1;
+            rc = listener_open(li->conf, &li->fd);
+            if (rc < 0)
+                goto out;
+            w->nlisteners++;
+        }
+    }
+    *out = net;
+    return 0;
+out:
+    cv_net_destroy(net);
+    return rc;
+}
+
+int cv_net_start(cv_net_t *net)
+{
+    unsigned started = 0;
+    int rc = 0;
+    if (pthread_barrier_init(&net->started, NULL, net->nworkers + 1) != 0)
+        return CV_ENOMEM;
+    for (; started < net->nworkers; started++) {
+        if (pthread_create(&net->workers[started].thread, NULL, worker_main,
+                           &net->workers[started]) != 0) {
+            rc = CV_ENOMEM;
+            break;
+        }
+    }
+    if (rc < 0) {
+        /* Threads already started wait at the barrier for the full count: release them
+           by stopping; nothing else can be done for a failed pthread_create at start-up. */
+        cv_error("cannot start worker threads");
+        abort();
+    }
+    pthread_barrier_wait(&net->started);
+    for (unsigned i = 0; i < net->nworkers; i++)
+        if (net->workers[i].init_rc < 0)
+            rc = net->workers[i].init_rc;
+    if (rc < 0)
+        cv_net_stop(net);
+    return rc;
+}
+
+void cv_net_stop(cv_net_t *net)
+{
+    uint64_t one = 1;
+    atomic_store_explicit(&net->stop, 1, memory_order_release);
+    for (unsigned i = 0; i < net->nworkers; i++) {
+        if (write(net->workers[i].wake_fd, &one, sizeof one) < 0)
+            cv_warn("worker %u: wake: %s", i, strerror(errno));
+    }
+    for (unsigned i = 0; i < net->nworkers; i++) {
+        if (net->workers[i].thread) {
+            pthread_join(net->workers[i].thread, NULL);
+            net->workers[i].thread = 0;
+        }
+    }
+}
+
+void cv_net_destroy(cv_net_t *net)
+{
+    if (!net)
+        return;
+    for (unsigned i = 0; net->workers && i < net->nworkers; i++) {
+        cv_worker_t *w = &net->workers[i];
+        for (size_t j = 0; j < w->nlisteners; j++)
+            close(w->listeners[j].fd);
+        free(w->listeners);
+        if (w->wake_fd > 0)
+            close(w->wake_fd);
+        if (w->br)
+            munmap(w->br, w->nbufs * sizeof(struct io_uring_buf));
+        free(w->bufs);
+        cv_buf_free(&w->plain);
+    }
+    free(net->workers);
+    free(net);
+}

@@ -1,0 +1,158 @@
+/*
+ * Resource binding (RFC 6120 §7), the legacy session request (RFC 3921 §3, kept as an
+ * optional feature per draft-cridland-xmpp-session), and what a bound client may ask of
+ * the server itself: XEP-0199 ping and XEP-0077 account management.
+ */
+#include <string.h>
+#include <sys/random.h>
+
+#include "corvid/log.h"
+#include "c2s_int.h"
+
+/* A server-generated resource: "corvid-" and 16 hex digits (64 random bits). */
+static int generate_resource(char *out, size_t cap)
+{
+    uint8_t rnd[8];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        return CV_EINVAL;
+    int n = snprintf(out, cap, "corvid-");
+    for (size_t i = 0; i < sizeof rnd && (size_t)n + 2 < cap; i++)
+        n += snprintf(out + n, cap - (size_t)n, "%02x", rnd[i]);
+    return 0;
+}
+
+int cv__c2s_bind_resource(cv_c2s_t *s, const char *resource, cv_stanza_err_t *err)
+{
+    char generated[32];
+    int rc;
+
+    *err = CV_STE_INTERNAL_SERVER_ERROR;
+    if (!resource) {
+        rc = generate_resource(generated, sizeof generated);
+        if (rc < 0)
+            return rc;
+        resource = generated;
+    }
+    rc = cv_jid_from_parts(&s->jid, s->user, s->host, resource);
+    if (rc == CV_EINVAL)
+        *err = CV_STE_BAD_REQUEST;
+    if (rc < 0)
+        return rc;
+    rc = cv__c2s_sessions_bind(s);
+    if (rc < 0) {
+        cv_jid_free(&s->jid);
+        *err = rc == CV_EEXIST ? CV_STE_CONFLICT : CV_STE_RESOURCE_CONSTRAINT;
+        return rc;
+    }
+    s->phase = CV_C2S_BOUND;
+    /* Negotiation is over: the deadline no longer applies. */
+    cv_net_conn_set_deadline(s->conn, 0);
+    return 0;
+}
+
+int cv__c2s_bind(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *bind)
+{
+    const char *type = cv_xml_attr(iq, "type");
+    const cv_xml_node_t *res_el = cv_xml_child(bind, "resource", CV_NS_BIND);
+    cv_buf_t text = CV_BUF_INIT, full = CV_BUF_INIT;
+    char res[CV_JID_PART_MAX + 1];
+    cv_stanza_err_t err = CV_STE_BAD_REQUEST;
+    cv_stanza_t *r = NULL;
+    int rc = 0;
+
+    if (!type || strcmp(type, "set") != 0 || strcmp(bind->name, "bind") != 0)
+        goto error;
+    if (res_el) {
+        rc = cv_xml_text(res_el, &text);
+        if (rc < 0)
+            goto error;
+    }
+    /* An empty or absent resource asks the server to choose one (RFC 6120 §7.6). */
+    if (text.len > 0 && cv_jid_prep_resource(text.data, res, sizeof res) < 0)
+        goto error;
+    rc = cv__c2s_bind_resource(s, text.len > 0 ? res : NULL, &err);
+    if (rc < 0)
+        goto error;
+    rc = cv_jid_format_full(&s->jid, &full);
+    if (rc == 0)
+        rc = cv__c2s_reply_new(s, iq, "result", &r);
+    if (rc == 0) {
+        cv_xml_node_t *b = cv_stanza_add_child(r, cv_stanza_root(r), "bind", CV_NS_BIND);
+        cv_xml_node_t *j = b ? cv_stanza_add_child(r, b, "jid", CV_NS_BIND) : NULL;
+        rc = j ? cv_stanza_add_text(r, j, full.data, full.len) : CV_ENOMEM;
+    }
+    if (rc == 0)
+        rc = cv__c2s_send_stanza(s, cv_stanza_root(r));
+    if (rc == 0)
+        cv_info("c2s %s: bound %s", cv_net_conn_peer(s->conn), full.data);
+    goto out;
+error:
+    rc = cv__c2s_stanza_error(s, iq, err, NULL);
+out:
+    cv_stanza_free(r);
+    cv_buf_free(&text);
+    cv_buf_free(&full);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Whether the stanza is addressed to the server itself or to the sender's own account
+   (which the server answers on the account's behalf, RFC 6120 §10.3.3). */
+static int addressed_to_server(cv_c2s_t *s, const char *to)
+{
+    cv_jid_t j = CV_JID_INIT;
+    int mine = 0;
+    if (!to)
+        return 1;
+    if (cv_jid_parse(&j, to, strlen(to)) < 0)
+        return 0;
+    if (!j.resource && strcmp(j.domain, s->host) == 0)
+        mine = !j.local || strcmp(j.local, s->user) == 0;
+    cv_jid_free(&j);
+    return mine;
+}
+
+static int server_iq(cv_c2s_t *s, const cv_xml_node_t *iq)
+{
+    const char *type = cv_xml_attr(iq, "type");
+    const cv_xml_node_t *q = cv_xml_first_element(iq);
+
+    if (!type || !cv_xml_attr(iq, "id"))
+        return cv__c2s_stanza_error(s, iq, CV_STE_BAD_REQUEST, "an iq needs type and id");
+    if (!strcmp(type, "result") || !strcmp(type, "error"))
+        return 0; /* answers to nothing we asked: dropped (RFC 6120 §8.2.3) */
+    if (strcmp(type, "get") && strcmp(type, "set"))
+        return cv__c2s_stanza_error(s, iq, CV_STE_BAD_REQUEST, "unknown iq type");
+    if (!q)
+        return cv__c2s_stanza_error(s, iq, CV_STE_BAD_REQUEST, "an iq needs one child");
+    if (!strcmp(q->ns, CV_NS_PING) && !strcmp(q->name, "ping") && !strcmp(type, "get"))
+        return cv__c2s_iq_result(s, iq);
+    if (!strcmp(q->ns, CV_NS_SESSION) && !strcmp(q->name, "session") && !strcmp(type, "set"))
+        return cv__c2s_iq_result(s, iq);
+    if (!strcmp(q->ns, CV_NS_REGISTER))
+        return cv__c2s_register(s, iq, q);
+    if (!strcmp(q->ns, CV_NS_BIND))
+        return cv__c2s_stanza_error(s, iq, CV_STE_NOT_ALLOWED, "already bound");
+    return cv__c2s_stanza_error(s, iq, CV_STE_SERVICE_UNAVAILABLE, NULL);
+}
+
+int cv__c2s_bound_stanza(cv_c2s_t *s, cv_stanza_t *st)
+{
+    cv_xml_node_t *el = cv_stanza_root(st);
+    int rc = 0;
+
+    if (strcmp(el->ns, CV_NS_CLIENT) != 0 ||
+        (strcmp(el->name, "iq") && strcmp(el->name, "message") && strcmp(el->name, "presence"))) {
+        cv_stanza_free(st);
+        cv__c2s_stream_error(s, CV_SE_UNSUPPORTED_STANZA_TYPE, NULL);
+        return -1;
+    }
+    if (!strcmp(el->name, "iq") && addressed_to_server(s, cv_xml_attr(el, "to")))
+        rc = server_iq(s, el);
+    else if (!strcmp(el->name, "presence"))
+        rc = 0; /* presence handling arrives with rosters */
+    else
+        rc = cv__c2s_stanza_error(s, el, CV_STE_SERVICE_UNAVAILABLE,
+                                  "routing to other entities is not available yet");
+    cv_stanza_free(st);
+    return rc < 0 ? -1 : 0;
+}

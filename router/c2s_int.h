@@ -1,0 +1,107 @@
+/*
+ * router/c2s_int.h — the state of one client stream, shared by the C2S files:
+ * c2s.c (stream lifecycle, features, dispatch), c2s_auth.c (SASL, legacy auth),
+ * c2s_bind.c (resource binding, session, server IQs) and mod_register.c (XEP-0077).
+ * All of it runs on the connection's ring thread.
+ */
+#ifndef CORVID_C2S_INT_H
+#define CORVID_C2S_INT_H
+
+#include "corvid/jid.h"
+#include "corvid/sasl.h"
+#include "corvid/sessions.h"
+#include "corvid/server.h"
+#include "corvid/stanza.h"
+#include "corvid/xml_stream.h"
+#include "corvid/xmpp.h"
+
+/* Where the stream is in RFC 6120 negotiation. */
+typedef enum cv_c2s_phase_e {
+    CV_C2S_WAIT_HEADER = 0, /* waiting for <stream:stream> (also after a restart) */
+    CV_C2S_NEGOTIATING,     /* header done: features sent, TLS/SASL in progress */
+    CV_C2S_AUTHENTICATED,   /* SASL done, stream restarted: bind next */
+    CV_C2S_BOUND,           /* a resource is bound: stanzas flow */
+    CV_C2S_CLOSED,          /* a closing tag or stream error was written */
+} cv_c2s_phase_t;
+
+/* Why the parser was paused inside on_stanza. */
+typedef enum cv_c2s_pause_e {
+    CV_C2S_PAUSE_NONE = 0,
+    CV_C2S_PAUSE_STARTTLS, /* <proceed/> sent: switch to TLS, drop buffered plaintext */
+    CV_C2S_PAUSE_RESTART,  /* SASL <success/> sent: restart the XML stream */
+} cv_c2s_pause_t;
+
+typedef struct cv_c2s_s {
+    /* References: one held by the connection until it closes, one by each task in flight
+       to this session from another ring. The last release frees the struct. */
+    atomic_uint refs;
+    cv_server_t *srv;
+    cv_conn_t *conn; /* NULL once the connection closed */
+    cv_worker_t *worker;
+    const cv_conf_listener_t *listener;
+    cv_xml_stream_t *xml;
+    cv_c2s_phase_t phase;
+    cv_c2s_pause_t pause;
+    uint8_t header_sent;   /* our <stream:stream> went out for the current stream */
+    uint8_t authenticated; /* SASL (or legacy auth) succeeded */
+    uint8_t auth_failures; /* failed SASL exchanges on this stream */
+    const char *host;    /* the served host the client addressed (points into config) */
+    char stream_id[24];
+    cv_sasl_env_t sasl_env;
+    cv_sasl_t *sasl; /* an exchange in progress */
+    char *sasl_user; /* normalized username the lookup saw last */
+    char *user;      /* normalized localpart after authentication */
+    cv_jid_t jid;    /* full JID once bound */
+    cv_sess_entry_t entry;    /* in srv->sessions while bound */
+    cv_net_task_t kill_task;  /* posted by the session that replaces this one */
+} cv_c2s_t;
+
+/* c2s.c */
+/* Writes raw XML; on a full output queue the stream ends. Returns 0 or -CV_E*. */
+int cv__c2s_write(cv_c2s_t *s, const char *data, size_t len);
+int cv__c2s_write_buf(cv_c2s_t *s, const cv_buf_t *b);
+/* Serializes st (a stanza in jabber:client) and writes it. */
+int cv__c2s_send_stanza(cv_c2s_t *s, const cv_xml_node_t *st);
+/* Writes the stream error (and our header first if none went out yet), then closes. */
+void cv__c2s_stream_error(cv_c2s_t *s, cv_stream_err_t cond, const char *text);
+/* Replies to iq/message/presence with an error stanza (never to an error). */
+int cv__c2s_stanza_error(cv_c2s_t *s, const cv_xml_node_t *st, cv_stanza_err_t cond,
+                         const char *text);
+/* Starts a reply to req: same element name and id, the request's 'to' as 'from', the
+   bound full JID as 'to', and the given type. The caller adds children, sends, frees. */
+int cv__c2s_reply_new(cv_c2s_t *s, const cv_xml_node_t *req, const char *type,
+                      cv_stanza_t **out);
+/* Sends an empty <iq type='result'/> for iq. */
+int cv__c2s_iq_result(cv_c2s_t *s, const cv_xml_node_t *iq);
+/* Whether TLS is still required before anything but <starttls/>. */
+int cv__c2s_tls_pending(const cv_c2s_t *s);
+
+/* c2s_auth.c */
+void cv__c2s_auth_init(cv_c2s_t *s);
+/* Appends <mechanisms/> (and channel-binding info) to features. */
+int cv__c2s_auth_features(cv_c2s_t *s, cv_buf_t *features);
+/* Handles <auth/>, <response/>, <abort/> in the SASL namespace. */
+int cv__c2s_auth_handle(cv_c2s_t *s, const cv_xml_node_t *el);
+/* Handles a jabber:iq:auth IQ (XEP-0078) before authentication. */
+int cv__c2s_legacy_auth(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *query);
+void cv__c2s_auth_free(cv_c2s_t *s);
+
+/* c2s_bind.c */
+int cv__c2s_bind(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *bind);
+/* Binds a resource (prepared or NULL for a generated one): used by bind and legacy auth. */
+int cv__c2s_bind_resource(cv_c2s_t *s, const char *resource, cv_stanza_err_t *err);
+/* Handles a stanza from a bound session. */
+int cv__c2s_bound_stanza(cv_c2s_t *s, cv_stanza_t *st);
+
+/* c2s_sessions.c */
+/* Enters s (its jid set) into the session table; a session bound to the same full JID is
+   told to close with a conflict stream error (RFC 6120 §7.7.2.2, "replace"). */
+int cv__c2s_sessions_bind(cv_c2s_t *s);
+/* Leaves the table (if still in it) at close. */
+void cv__c2s_sessions_unbind(cv_c2s_t *s);
+void cv__c2s_release(cv_c2s_t *s);
+
+/* mod_register.c */
+int cv__c2s_register(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *query);
+
+#endif

@@ -1,0 +1,187 @@
+/*
+ * In-band registration (XEP-0077): before authentication a client may create an account
+ * when the configuration allows it; after authentication it may change its password or
+ * cancel its account (allowed whether or not new registrations are open).
+ *
+ * Passwords become SCRAM credentials at once (corvid/scram.h); the plaintext is wiped
+ * before the handler returns.
+ */
+#include <string.h>
+
+#include "corvid/log.h"
+#include "corvid/scram.h"
+#include "c2s_int.h"
+
+static int field_text(const cv_xml_node_t *q, const char *name, cv_buf_t *out)
+{
+    const cv_xml_node_t *el = cv_xml_child(q, name, CV_NS_REGISTER);
+    if (!el)
+        return CV_ENOTFOUND;
+    int rc = cv_xml_text(el, out);
+    if (rc == 0 && !out->data)
+        rc = cv_buf_append_str(out, "");
+    return rc;
+}
+
+static void wipe(cv_buf_t *b)
+{
+    if (b->data)
+        memset(b->data, 0, b->len);
+    cv_buf_free(b);
+}
+
+/* XEP-0077 §3.1: the fields to fill in, or (§3.2.1 for a logged-in user) <registered/>. */
+static int register_form(cv_c2s_t *s, const cv_xml_node_t *iq)
+{
+    cv_stanza_t *r = NULL;
+    int rc = cv__c2s_reply_new(s, iq, "result", &r);
+    if (rc < 0)
+        return rc;
+    cv_xml_node_t *q = cv_stanza_add_child(r, cv_stanza_root(r), "query", CV_NS_REGISTER);
+    if (!q) {
+        rc = CV_ENOMEM;
+        goto out;
+    }
+    if (s->authenticated) {
+        cv_xml_node_t *u = cv_stanza_add_child(r, q, "username", CV_NS_REGISTER);
+        rc = cv_stanza_add_child(r, q, "registered", CV_NS_REGISTER) && u
+                 ? cv_stanza_add_text(r, u, s->user, strlen(s->user))
+                 : CV_ENOMEM;
+    } else {
+        static const char text[] = "Choose a username and password for this server.";
+        cv_xml_node_t *ins = cv_stanza_add_child(r, q, "instructions", CV_NS_REGISTER);
+        rc = ins ? cv_stanza_add_text(r, ins, text, sizeof text - 1) : CV_ENOMEM;
+    }
+    if (rc == 0 && (!cv_stanza_add_child(r, q, "password", CV_NS_REGISTER) ||
+                    (!s->authenticated && !cv_stanza_add_child(r, q, "username", CV_NS_REGISTER))))
+        rc = CV_ENOMEM;
+    if (rc == 0)
+        rc = cv__c2s_send_stanza(s, cv_stanza_root(r));
+out:
+    cv_stanza_free(r);
+    return rc;
+}
+
+/* Derives and encodes credentials for password. Returns 0 or -CV_E*. */
+static int make_cred(cv_c2s_t *s, const char *password, cv_buf_t *blob)
+{
+    cv_scram_cred_t cred;
+    int rc = cv_scram_cred_derive(&cred, password, s->srv->config->scram_iterations, NULL, 0);
+    if (rc == 0)
+        rc = cv_scram_cred_encode(&cred, blob);
+    memset(&cred, 0, sizeof cred);
+    return rc;
+}
+
+static int create_account(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *q)
+{
+    cv_buf_t username = CV_BUF_INIT, password = CV_BUF_INIT, blob = CV_BUF_INIT;
+    char user[CV_JID_PART_MAX + 1];
+    cv_stanza_err_t err = CV_STE_NOT_ACCEPTABLE;
+    const char *why = "username and password are required";
+    int rc;
+
+    if (field_text(q, "username", &username) < 0 || field_text(q, "password", &password) < 0 ||
+        username.len == 0)
+        goto error;
+    why = "that username is not allowed";
+    if (cv_jid_prep_local(username.data, user, sizeof user) < 0)
+        goto error;
+    why = "the password is too short";
+    if (password.len < s->srv->config->min_password_length)
+        goto error;
+    why = NULL;
+    err = CV_STE_INTERNAL_SERVER_ERROR;
+    if (make_cred(s, password.data, &blob) < 0)
+        goto error;
+    rc = cv_store_account_create(s->srv->store, s->host, user, blob.data, blob.len);
+    if (rc == CV_EEXIST) {
+        err = CV_STE_CONFLICT;
+        why = "that username is taken";
+        goto error;
+    }
+    if (rc < 0)
+        goto error;
+    cv_info("c2s %s: registered %s@%s", cv_net_conn_peer(s->conn), user, s->host);
+    rc = cv__c2s_iq_result(s, iq);
+    goto out;
+error:
+    rc = cv__c2s_stanza_error(s, iq, err, why);
+out:
+    cv_buf_free(&username);
+    wipe(&password);
+    wipe(&blob);
+    return rc;
+}
+
+static int change_password(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *q)
+{
+    cv_buf_t username = CV_BUF_INIT, password = CV_BUF_INIT, blob = CV_BUF_INIT;
+    char user[CV_JID_PART_MAX + 1];
+    cv_stanza_err_t err = CV_STE_BAD_REQUEST;
+    const char *why = "username and password are required";
+    int rc;
+
+    if (field_text(q, "username", &username) < 0 || field_text(q, "password", &password) < 0)
+        goto error;
+    why = "you can change only your own password";
+    if (cv_jid_prep_local(username.data, user, sizeof user) < 0 || strcmp(user, s->user) != 0)
+        goto error;
+    err = CV_STE_NOT_ACCEPTABLE;
+    why = "the password is too short";
+    if (password.len < s->srv->config->min_password_length)
+        goto error;
+    why = NULL;
+    err = CV_STE_INTERNAL_SERVER_ERROR;
+    if (make_cred(s, password.data, &blob) < 0 ||
+        cv_store_account_set_cred(s->srv->store, s->host, user, blob.data, blob.len) < 0)
+        goto error;
+    cv_info("c2s %s: %s@%s changed password", cv_net_conn_peer(s->conn), user, s->host);
+    rc = cv__c2s_iq_result(s, iq);
+    goto out;
+error:
+    rc = cv__c2s_stanza_error(s, iq, err, why);
+out:
+    cv_buf_free(&username);
+    wipe(&password);
+    wipe(&blob);
+    return rc;
+}
+
+static int cancel_account(cv_c2s_t *s, const cv_xml_node_t *iq)
+{
+    static const char close_tag[] = "</stream:stream>";
+    int rc = cv_store_account_delete(s->srv->store, s->host, s->user);
+    if (rc < 0 && rc != CV_ENOTFOUND)
+        return cv__c2s_stanza_error(s, iq, CV_STE_INTERNAL_SERVER_ERROR, NULL);
+    cv_info("c2s %s: %s@%s cancelled the account", cv_net_conn_peer(s->conn), s->user, s->host);
+    rc = cv__c2s_iq_result(s, iq);
+    /* XEP-0077 §3.2: the account is gone, so is its session. */
+    (void)cv__c2s_write(s, close_tag, sizeof close_tag - 1);
+    s->phase = CV_C2S_CLOSED;
+    cv_net_conn_close(s->conn);
+    return rc < 0 ? rc : -1;
+}
+
+int cv__c2s_register(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *query)
+{
+    const char *type = cv_xml_attr(iq, "type");
+    int rc;
+
+    if (strcmp(query->name, "query") != 0 || !type)
+        rc = cv__c2s_stanza_error(s, iq, CV_STE_BAD_REQUEST, NULL);
+    else if (!s->authenticated && !s->srv->config->registration_enabled)
+        rc = cv__c2s_stanza_error(s, iq, CV_STE_SERVICE_UNAVAILABLE,
+                                  "registration is disabled on this server");
+    else if (strcmp(type, "get") == 0)
+        rc = register_form(s, iq);
+    else if (strcmp(type, "set") != 0)
+        rc = cv__c2s_stanza_error(s, iq, CV_STE_BAD_REQUEST, NULL);
+    else if (!s->authenticated)
+        rc = create_account(s, iq, query);
+    else if (cv_xml_child(query, "remove", CV_NS_REGISTER))
+        return cancel_account(s, iq) < 0 ? -1 : 0;
+    else
+        rc = change_password(s, iq, query);
+    return rc < 0 ? -1 : 0;
+}

@@ -1,0 +1,182 @@
+/*
+ * corvidctl — account administration on the server's data: add, remove and list users,
+ * set passwords. It opens the same store the server uses (LMDB allows both processes at
+ * once) and never stores a plaintext password: it derives SCRAM credentials.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "corvid/jid.h"
+#include "corvid/log.h"
+#include "corvid/scram.h"
+#include "corvid/setup.h"
+
+static void usage(FILE *f, const char *prog)
+{
+    fprintf(f,
+            "usage: %s [-c FILE] [--set KEY=VALUE]... COMMAND\n"
+            "commands:\n"
+            "  adduser USER@HOST [PASSWORD]   create an account (password read from stdin if absent)\n"
+            "  passwd USER@HOST [PASSWORD]    set an account's password\n"
+            "  deluser USER@HOST              remove an account\n"
+            "  list HOST                      list the accounts of a host\n",
+            prog);
+}
+
+/* Reads one line from stdin (without echo on a terminal). */
+static int read_password(char *out, size_t cap)
+{
+    struct termios old, quiet;
+    int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (tty) {
+        fprintf(stderr, "Password: ");
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    }
+    char *line = fgets(out, (int)cap, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &old);
+        fputc('\n', stderr);
+    }
+    if (!line)
+        return CV_EINVAL;
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+/* Splits and normalizes USER@HOST and checks the host is served. */
+static int parse_account(const cv_config_t *cfg, const char *arg, cv_jid_t *jid)
+{
+    int rc = cv_jid_parse(jid, arg, strlen(arg));
+    if (rc < 0 || !jid->local || jid->resource) {
+        fprintf(stderr, "not an account address (USER@HOST): %s\n", arg);
+        return CV_EINVAL;
+    }
+    if (!cv_config_host(cfg, jid->domain)) {
+        fprintf(stderr, "host %s is not served by this configuration (%s)\n", jid->domain,
+                cfg->path);
+        return CV_ENOTFOUND;
+    }
+    return 0;
+}
+
+static int set_password(const cv_config_t *cfg, cv_store_t *st, const cv_jid_t *jid,
+                        const char *given, int create)
+{
+    char password[1024];
+    cv_scram_cred_t cred;
+    cv_buf_t blob = CV_BUF_INIT;
+    int rc = 0;
+
+    if (given)
+        snprintf(password, sizeof password, "%s", given);
+    else
+        rc = read_password(password, sizeof password);
+    if (rc < 0 || password[0] == '\0') {
+        fprintf(stderr, "no password given\n");
+        rc = CV_EINVAL;
+        goto out;
+    }
+    if (strlen(password) < cfg->min_password_length) {
+        fprintf(stderr, "password shorter than registration.min_password_length (%u)\n",
+                cfg->min_password_length);
+        rc = CV_EINVAL;
+        goto out;
+    }
+    rc = cv_scram_cred_derive(&cred, password, cfg->scram_iterations, NULL, 0);
+    if (rc == 0)
+        rc = cv_scram_cred_encode(&cred, &blob);
+    if (rc < 0)
+        goto out;
+    rc = create ? cv_store_account_create(st, jid->domain, jid->local, blob.data, blob.len)
+                : cv_store_account_set_cred(st, jid->domain, jid->local, blob.data, blob.len);
+    if (rc == CV_EEXIST)
+        fprintf(stderr, "account %s@%s exists already\n", jid->local, jid->domain);
+    else if (rc == CV_ENOTFOUND)
+        fprintf(stderr, "no account %s@%s\n", jid->local, jid->domain);
+    else if (rc < 0)
+        fprintf(stderr, "store error: %s\n", cv_strerror(rc));
+out:
+    memset(password, 0, sizeof password);
+    memset(&cred, 0, sizeof cred);
+    if (blob.data)
+        memset(blob.data, 0, blob.len);
+    cv_buf_free(&blob);
+    return rc;
+}
+
+static int print_user(void *ctx, const char *user)
+{
+    printf("%s@%s\n", user, (const char *)ctx);
+    return 0;
+}
+
+static int command(const cv_config_t *cfg, cv_store_t *st, int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    cv_jid_t jid = CV_JID_INIT;
+    int rc = CV_EINVAL;
+
+    if (strcmp(cmd, "list") == 0 && argc == 2) {
+        char host[CV_JID_PART_MAX + 1];
+        if (cv_jid_prep_domain(argv[1], host, sizeof host) < 0 || !cv_config_host(cfg, host)) {
+            fprintf(stderr, "host %s is not served by this configuration\n", argv[1]);
+            return CV_ENOTFOUND;
+        }
+        return cv_store_account_list(st, host, print_user, host);
+    }
+    if (argc < 2)
+        return CV_EINVAL;
+    rc = parse_account(cfg, argv[1], &jid);
+    if (rc < 0)
+        return rc;
+    if (strcmp(cmd, "adduser") == 0 && argc <= 3) {
+        rc = set_password(cfg, st, &jid, argc == 3 ? argv[2] : NULL, 1);
+    } else if (strcmp(cmd, "passwd") == 0 && argc <= 3) {
+        rc = set_password(cfg, st, &jid, argc == 3 ? argv[2] : NULL, 0);
+    } else if (strcmp(cmd, "deluser") == 0 && argc == 2) {
+        rc = cv_store_account_delete(st, jid.domain, jid.local);
+        if (rc == CV_ENOTFOUND)
+            fprintf(stderr, "no account %s@%s\n", jid.local, jid.domain);
+    } else {
+        rc = CV_EINVAL;
+    }
+    cv_jid_free(&jid);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    cv_cli_conf_t cli = {NULL, NULL, 0};
+    cv_config_t *cfg = NULL;
+    cv_store_t *st = NULL;
+    int i = 1, rc = 0;
+
+    cv_log_set_level(CV_LOG_WARN); /* the tool's own messages are what the user reads */
+    while (i < argc && (rc = cv_cli_conf_option(&cli, argc, argv, &i)) == 1)
+        ;
+    if (rc < 0)
+        goto out;
+    if (i >= argc || strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+        usage(i >= argc ? stderr : stdout, argv[0]);
+        rc = i >= argc ? CV_EINVAL : 0;
+        goto out;
+    }
+    rc = cv_setup_config(&cli, &cfg);
+    if (rc == 0)
+        rc = cv_setup_store(cfg, &st);
+    if (rc == 0) {
+        rc = command(cfg, st, argc - i, argv + i);
+        if (rc == CV_EINVAL)
+            usage(stderr, argv[0]);
+    }
+out:
+    if (st)
+        cv_store_close(st);
+    cv_config_free(cfg);
+    cv_cli_conf_free(&cli);
+    return rc < 0 ? 1 : 0;
+}
