@@ -1,12 +1,16 @@
-# Network layer, C2S protocol, session table, and the two programs.
+# Network layer, router (C2S protocol, scheduler, session table), and the two programs.
 add_library(cv_net STATIC net/worker.c net/conn.c)
 target_link_libraries(cv_net PUBLIC cv_tls cv_config cv_core PkgConfig::URING Threads::Threads)
 
+# Thread-safe building blocks of the router, testable on their own.
+add_library(cv_sched STATIC router/deque.c router/sessions.c router/throttle.c)
+target_link_libraries(cv_sched PUBLIC cv_jid cv_core Threads::Threads)
+
 add_library(cv_router STATIC router/c2s.c router/c2s_auth.c router/c2s_bind.c
-            router/c2s_sessions.c router/mod_register.c router/sessions.c router/throttle.c)
+            router/c2s_sessions.c router/mod_register.c)
 target_include_directories(cv_router PRIVATE ${CMAKE_SOURCE_DIR}/net)
-target_link_libraries(cv_router PUBLIC cv_net cv_xml cv_sasl cv_jid cv_store cv_config cv_core
-                      Threads::Threads)
+target_link_libraries(cv_router PUBLIC cv_sched cv_net cv_xml cv_sasl cv_jid cv_store cv_config
+                      cv_core Threads::Threads)
 
 add_library(cv_setup STATIC server/setup.c)
 target_link_libraries(cv_setup PUBLIC cv_config cv_store cv_core)
@@ -17,12 +21,12 @@ target_link_libraries(corvid PRIVATE cv_router cv_setup)
 add_executable(corvidctl server/ctl.c)
 target_link_libraries(corvidctl PRIVATE cv_setup cv_sasl cv_jid)
 # jemalloc is the server's allocator; sanitizer builds keep their own.
-if(CORVID_SANITIZE STREQUAL "")
+if(CORVID_SANITIZE STREQUAL "" AND NOT CORVID_FUZZ)
   target_link_libraries(corvid PRIVATE PkgConfig::JEMALLOC)
 endif()
 
-cv_unit_test(test_throttle SOURCES tests/unit/test_throttle.c LIBS cv_router)
-cv_unit_test(test_sessions SOURCES tests/unit/test_sessions.c LIBS cv_router
-             LABELS concurrency)
+cv_unit_test(test_throttle SOURCES tests/unit/test_throttle.c LIBS cv_sched)
+cv_unit_test(test_sessions SOURCES tests/unit/test_sessions.c LIBS cv_sched LABELS concurrency)
 cv_unit_test(test_mpsc SOURCES tests/unit/test_mpsc.c LIBS cv_core Threads::Threads
              LABELS concurrency)
+cv_unit_test(test_deque SOURCES tests/unit/test_deque.c LIBS cv_sched LABELS concurrency)
