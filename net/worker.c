@@ -398,6 +398,7 @@ static void *worker_main(void *arg)
         w->ring_ready = 0;
     }
     cv__net_conn_free_all(w);
+    cv_tls_thread_cleanup(); /* wolfSSL's per-thread caches of this ring's handshakes */
     return NULL;
 }
 

@@ -12,6 +12,7 @@
 #include "corvid/log.h"
 #include "corvid/server.h"
 #include "corvid/setup.h"
+#include "corvid/xml_stream.h"
 
 static void usage(FILE *f, const char *prog)
 {
@@ -186,7 +187,9 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     umask(077);
-    rc = run(cfg);
+    rc = cv_xml_lib_init();
+    if (rc == 0)
+        rc = run(cfg);
 out:
     cv_config_free(cfg);
     cv_cli_conf_free(&cli);
