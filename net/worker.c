@@ -22,7 +22,10 @@
 #define CV_NET_RING_ENTRIES 4096u
 #define CV_NET_GRACE_MS 3000u
 
-static int listener_open(const cv_conf_listener_t *l, int *out_fd)
+/* Binds l. With probe set, binds without SO_REUSEPORT and closes again: that fails with
+   EADDRINUSE when another process (say a second corvid) holds the port, which the
+   SO_REUSEPORT sockets of the workers would otherwise silently share with it. */
+static int listener_open(const cv_conf_listener_t *l, int probe, int *out_fd)
 {
     union {
         struct sockaddr_in v4;
@@ -52,7 +55,7 @@ static int listener_open(const cv_conf_listener_t *l, int *out_fd)
         goto out;
     }
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+        (!probe && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)) {
         rc = -errno;
         goto out;
     }
@@ -61,9 +64,13 @@ static int listener_open(const cv_conf_listener_t *l, int *out_fd)
         rc = -errno;
         goto out;
     }
-    if (bind(fd, (struct sockaddr *)&sa, salen) < 0 || listen(fd, 4096) < 0) {
+    if (bind(fd, (struct sockaddr *)&sa, salen) < 0 || (!probe && listen(fd, 4096) < 0)) {
         rc = -errno;
         goto out;
+    }
+    if (probe) {
+        close(fd);
+        fd = -1;
     }
     *out_fd = fd;
     return 0;
@@ -183,9 +190,11 @@ static void on_recv(cv_conn_t *c, struct io_uring_cqe *cqe)
     cv_worker_t *w = c->w;
     int res = cqe->res;
 
-    c->inflight--;
-    if (!(cqe->flags & IORING_CQE_F_MORE))
+    /* A multishot recv is one in-flight SQE until its last completion (no F_MORE). */
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
         c->recv_armed = 0;
+        c->inflight--;
+    }
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         if (res > 0)
@@ -413,6 +422,12 @@ int cv_net_create(cv_net_t **out, const cv_net_opts_t *opts)
     net->opts = *opts;
     net->nworkers = cfg->workers ? cfg->workers : 1;
     atomic_init(&net->stop, 0);
+    for (size_t j = 0; j < cfg->nlisteners; j++) {
+        int unused;
+        rc = listener_open(&cfg->listeners[j], 1, &unused);
+        if (rc < 0)
+            goto out;
+    }
     net->workers = calloc(net->nworkers, sizeof *net->workers);
     if (!net->workers) {
         rc = CV_ENOMEM;
@@ -441,7 +456,7 @@ int cv_net_create(cv_net_t **out, const cv_net_opts_t *opts)
             li->w = w;
             li->conf = &cfg->listeners[j];
             li->fd = -1;
-            rc = listener_open(li->conf, &li->fd);
+            rc = listener_open(li->conf, 0, &li->fd);
             if (rc < 0)
                 goto out;
             w->nlisteners++;

@@ -60,14 +60,27 @@ void cv__c2s_auth_init(cv_c2s_t *s)
     env->fake_iterations = s->srv->config->scram_iterations;
 }
 
+/* Whether the configuration lists any channel-binding (-PLUS) mechanism. */
+static int plus_configured(const cv_config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->nmechanisms; i++) {
+        size_t n = strlen(cfg->mechanisms[i]);
+        if (n > 5 && strcmp(cfg->mechanisms[i] + n - 5, "-PLUS") == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* The per-stream parts of the environment: TLS may have started since init. */
 static void auth_env_refresh(cv_c2s_t *s)
 {
     cv_sasl_env_t *env = &s->sasl_env;
     env->domain = s->host;
     env->tls_active = cv_net_conn_is_tls(s->conn);
-    env->channel_binding = env->tls_active ? sasl_channel_binding : NULL;
-    env->plus_offered = env->tls_active;
+    /* -PLUS is offered only over TLS and when configured; a client's "y" flag is then a
+       downgrade (RFC 5802 §6) and fails, otherwise it is accepted. */
+    env->plus_offered = env->tls_active && plus_configured(s->srv->config);
+    env->channel_binding = env->plus_offered ? sasl_channel_binding : NULL;
 }
 
 /* Whether name is in the space-separated list. */
@@ -177,12 +190,16 @@ static int auth_failed(cv_c2s_t *s, cv_sasl_failure_t f, const char *text)
     uint64_t now = cv_clock_ms();
     cv_sasl_free(s->sasl);
     s->sasl = NULL;
-    if (f == CV_SASL_FAIL_NOT_AUTHORIZED) {
+    /* Only a checked credential counts as a guess: a refused channel-binding type or a
+       downgraded flag ends before any lookup and says nothing about the password. */
+    if (f == CV_SASL_FAIL_NOT_AUTHORIZED && s->sasl_user) {
         cv_throttle_fail(s->srv->fail_by_ip, cv_net_conn_peer(s->conn), now);
         if (s->sasl_user)
             cv_throttle_fail(s->srv->fail_by_account, s->sasl_user, now);
         cv_info("c2s %s: authentication failed for %s@%s", cv_net_conn_peer(s->conn),
-                s->sasl_user ? s->sasl_user : "?", s->host);
+                s->sasl_user, s->host);
+    } else {
+        cv_debug("c2s %s: SASL failure %s", cv_net_conn_peer(s->conn), cv_sasl_failure_name(f));
     }
     if (send_failure(s, f, text) < 0)
         return -1;
@@ -245,6 +262,8 @@ static int sasl_start(cv_c2s_t *s, const cv_xml_node_t *el)
 
     if (s->sasl)
         return auth_failed(s, CV_SASL_FAIL_ABORTED, "an exchange was already in progress");
+    free(s->sasl_user);
+    s->sasl_user = NULL;
     rc = offered_mechanisms(s, &offered);
     if (rc == 0 && (!mech || !list_has(offered.data, mech))) {
         cv_buf_free(&offered);
