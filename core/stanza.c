@@ -28,6 +28,7 @@ typedef struct arena_blk_s {
 } arena_blk_t;
 
 struct cv_stanza_s {
+    cv_mpsc_node_t node; /* queue link for whoever holds the stanza (cv_stanza_node) */
     cv_xml_node_t *root;
     arena_blk_t *blk; /* newest block; the chain ends with the block holding this struct */
     size_t bytes;     /* heap bytes of all blocks */
@@ -166,6 +167,17 @@ void cv__xml_node_append(cv_xml_node_t *parent, cv_xml_node_t *child)
     parent->last_child = child;
 }
 
+cv_mpsc_node_t *cv_stanza_node(cv_stanza_t *st)
+{
+    return &st->node;
+}
+
+cv_stanza_t *cv_stanza_of_node(cv_mpsc_node_t *n)
+{
+    /* node is the first member. */
+    return (cv_stanza_t *)n;
+}
+
 cv_xml_node_t *cv_stanza_root(cv_stanza_t *st)
 {
     return st->root;
@@ -248,6 +260,11 @@ static int text_ok(const char *s, size_t len)
         i += n;
     }
     return 1;
+}
+
+int cv__xml_text_valid(const char *s, size_t len)
+{
+    return text_ok(s, len);
 }
 
 /* A conservative XML NCName check: ASCII letters, digits, '-', '.', '_' and any
@@ -418,12 +435,13 @@ int cv_stanza_add_text(cv_stanza_t *st, cv_xml_node_t *parent, const char *text,
 
 /* ---- clone ---- */
 
-/* Namespace strings that need no copy. */
-static const char *ns_static(const char *ns)
+/* Namespace strings that need no copy. Element namespaces are never the XML namespace
+ * in practice, so only attributes pay for that comparison. */
+static const char *ns_static(const char *ns, int attr)
 {
     if (!ns || ns[0] == '\0')
         return ns_none;
-    if (ns == ns_xml || strcmp(ns, CV_NS_XML) == 0)
+    if (attr && (ns == ns_xml || strcmp(ns, CV_NS_XML) == 0))
         return ns_xml;
     return NULL;
 }
@@ -463,7 +481,7 @@ static int tree_copy(const cv_xml_node_t *src, cv_stanza_t *dst, size_t *size, c
             sz += len + 1;
             if (dst && !(c->name = arena_str(dst, n->name, len)))
                 return CV_ENOMEM;
-            const char *ns = ns_static(n->ns);
+            const char *ns = ns_static(n->ns, 0);
             if (!ns && n != src && strcmp(n->parent->ns, n->ns) == 0) {
                 if (dst)
                     ns = cp->ns;
@@ -490,7 +508,7 @@ static int tree_copy(const cv_xml_node_t *src, cv_stanza_t *dst, size_t *size, c
             for (uint32_t i = 0; i < n->nattrs; i++) {
                 const cv_xml_attr_t *a = &n->attrs[i];
                 size_t nl = strlen(a->name), vl = strlen(a->value);
-                const char *ans = ns_static(a->ns);
+                const char *ans = ns_static(a->ns, 1);
                 sz += nl + 1 + vl + 1;
                 if (!ans)
                     sz += strlen(a->ns) + 1;
@@ -607,10 +625,18 @@ int cv_xml_text(const cv_xml_node_t *n, cv_buf_t *out)
 
 /* ---- serializer ---- */
 
+/* Escape classes: 1 always escaped, 2 escaped in attribute values only. */
+static const uint8_t esc_class[256] = {
+    ['&'] = 1, ['<'] = 1, ['>'] = 1, ['"'] = 1, ['\''] = 1, ['\r'] = 1, ['\n'] = 2, ['\t'] = 2,
+};
+
 static int escape(cv_buf_t *out, const char *s, size_t len, int attr)
 {
+    uint8_t mask = attr ? 3 : 1;
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
+        if (!(esc_class[(unsigned char)s[i]] & mask))
+            continue;
         const char *rep;
         switch (s[i]) {
         case '&': rep = "&amp;"; break;
@@ -619,12 +645,9 @@ static int escape(cv_buf_t *out, const char *s, size_t len, int attr)
         case '"': rep = "&quot;"; break;
         case '\'': rep = "&apos;"; break;
         case '\r': rep = "&#13;"; break;
-        case '\n': rep = attr ? "&#10;" : NULL; break;
-        case '\t': rep = attr ? "&#9;" : NULL; break;
-        default: rep = NULL; break;
+        case '\n': rep = "&#10;"; break;
+        default: rep = "&#9;"; break;
         }
-        if (!rep)
-            continue;
         int rc = cv_buf_append(out, s + run, i - run);
         if (rc == 0)
             rc = cv_buf_append_str(out, rep);

@@ -218,14 +218,30 @@ static void on_recv(cv_conn_t *c, struct io_uring_cqe *cqe)
     cv__net_conn_maybe_free(c);
 }
 
-void cv_net_post(cv_worker_t *w, cv_net_task_t *t)
+void cv_net_wake(cv_worker_t *w)
 {
     uint64_t one = 1;
-    cv_mpsc_push(&w->inbox, &t->node);
-    /* seq_cst pairs with the ring's clear-then-drain in drain_inbox. */
-    if (atomic_exchange(&w->wake_pending, 1) == 0 &&
-        write(w->wake_fd, &one, sizeof one) < 0)
+    /* seq_cst pairs with the ring's clear-then-drain in drain_inbox: either this sees 0
+       and writes the eventfd, or the ring's drain comes after our push. */
+    if (atomic_exchange(&w->wake_pending, 1) == 0 && write(w->wake_fd, &one, sizeof one) < 0)
         cv_warn("worker %u: wake: %s", w->index, strerror(errno));
+}
+
+void cv_net_post(cv_worker_t *from, cv_worker_t *w, cv_net_task_t *t)
+{
+    cv_mpsc_push(&w->inbox, &t->node);
+    if (from != w)
+        cv_net_wake(w);
+}
+
+cv_worker_t *cv_net_worker(cv_net_t *net, unsigned index)
+{
+    return index < net->nworkers ? &net->workers[index] : NULL;
+}
+
+unsigned cv_net_worker_index(const cv_worker_t *w)
+{
+    return w->index;
 }
 
 static void drain_inbox(cv_worker_t *w)
@@ -320,12 +336,22 @@ static void rearm_starved(cv_worker_t *w)
 
 static void worker_loop(cv_worker_t *w)
 {
+    const cv_net_ops_t *ops = &w->net->opts.ops;
+    int busy = 0;
     for (;;) {
         rearm_starved(w);
+        if (ops->on_turn)
+            busy = ops->on_turn(w, ops->arg);
+        /* Deliveries actors of this turn posted to this ring, then one send each. */
+        drain_inbox(w);
         cv__net_flush(w);
         if (w->stopping && w->nconns == 0)
             break;
-        int rc = io_uring_submit_and_wait(&w->ring, 1);
+        if (!busy && ops->on_sleep)
+            ops->on_sleep(w, 1, ops->arg);
+        int rc = busy ? io_uring_submit(&w->ring) : io_uring_submit_and_wait(&w->ring, 1);
+        if (!busy && ops->on_sleep)
+            ops->on_sleep(w, 0, ops->arg);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
             cv_error("worker %u: io_uring_submit_and_wait: %s", w->index, strerror(-rc));
             break;

@@ -30,6 +30,10 @@ int cv__c2s_write_buf(cv_c2s_t *s, const cv_buf_t *b)
 
 int cv__c2s_send_stanza(cv_c2s_t *s, const cv_xml_node_t *st)
 {
+    /* A bound session's output goes through its ring's inbox, whoever writes it, so that
+       it stays in routing order (deliver.c). */
+    if (s->routed)
+        return cv__deliver(s->srv, NULL, s, st);
     cv_buf_t out = CV_BUF_INIT;
     int rc = cv_xml_serialize(st, CV_NS_CLIENT, &out);
     if (rc == 0)
@@ -118,7 +122,7 @@ int cv__c2s_reply_new(cv_c2s_t *s, const cv_xml_node_t *req, const char *type,
         rc = cv_stanza_set_attr(r, root, "id", id);
     if (rc == 0 && to)
         rc = cv_stanza_set_attr(r, root, "from", to);
-    if (rc == 0 && s->phase == CV_C2S_BOUND) {
+    if (rc == 0 && s->routed) {
         rc = cv_jid_format_full(&s->jid, &me);
         if (rc == 0)
             rc = cv_stanza_set_attr(r, root, "to", me.data);
@@ -336,6 +340,10 @@ static int c2s_open(cv_conn_t *c, const cv_conf_listener_t *l, void *arg)
     if (!s)
         return CV_ENOMEM;
     atomic_init(&s->refs, 1);
+    atomic_init(&s->close_posted, 0);
+    atomic_init(&s->available, 0);
+    atomic_init(&s->priority, 0);
+    cv_actor_init(&s->actor, cv__route_actor);
     s->srv = srv;
     s->conn = c;
     s->worker = cv_net_conn_worker(c);
@@ -442,8 +450,33 @@ static void c2s_shutdown(cv_conn_t *c)
     cv__c2s_stream_error(s, CV_SE_SYSTEM_SHUTDOWN, "the server is stopping");
 }
 
+/* Actors run between completions; a bounded budget keeps the ring responsive. */
+#define CV_C2S_ACTOR_BUDGET 256
+
+static int c2s_turn(cv_worker_t *w, void *arg)
+{
+    cv_server_t *srv = arg;
+    return cv_sched_run(srv->sched, cv_net_worker_index(w), CV_C2S_ACTOR_BUDGET);
+}
+
+static void c2s_sleep(cv_worker_t *w, int sleeping, void *arg)
+{
+    cv_server_t *srv = arg;
+    cv_sched_idle(srv->sched, cv_net_worker_index(w), sleeping);
+}
+
+void cv_server_wake_worker(unsigned worker, void *arg)
+{
+    cv_server_t *srv = arg;
+    cv_worker_t *w = cv_net_worker(srv->net, worker);
+    if (w)
+        cv_net_wake(w);
+}
+
 void cv_c2s_net_ops(cv_net_ops_t *ops, cv_server_t *srv)
 {
+    ops->on_turn = c2s_turn;
+    ops->on_sleep = c2s_sleep;
     ops->on_open = c2s_open;
     ops->on_data = c2s_data;
     ops->on_close = c2s_close;

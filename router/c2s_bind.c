@@ -1,7 +1,6 @@
 /*
- * Resource binding (RFC 6120 §7), the legacy session request (RFC 3921 §3, kept as an
- * optional feature per draft-cridland-xmpp-session), and what a bound client may ask of
- * the server itself: XEP-0199 ping and XEP-0077 account management.
+ * Resource binding (RFC 6120 §7), and the hand-off of a bound session's stanzas to its
+ * actor (route.c), which answers what is addressed to the server.
  */
 #include <string.h>
 #include <sys/random.h>
@@ -45,6 +44,7 @@ int cv__c2s_bind_resource(cv_c2s_t *s, const char *resource, cv_stanza_err_t *er
         return rc;
     }
     s->phase = CV_C2S_BOUND;
+    s->routed = 1;
     /* Negotiation is over: the deadline no longer applies. */
     cv_net_conn_set_deadline(s->conn, 0);
     return 0;
@@ -95,64 +95,15 @@ out:
     return rc < 0 ? -1 : 0;
 }
 
-/* Whether the stanza is addressed to the server itself or to the sender's own account
-   (which the server answers on the account's behalf, RFC 6120 §10.3.3). */
-static int addressed_to_server(cv_c2s_t *s, const char *to)
-{
-    cv_jid_t j = CV_JID_INIT;
-    int mine = 0;
-    if (!to)
-        return 1;
-    if (cv_jid_parse(&j, to, strlen(to)) < 0)
-        return 0;
-    if (!j.resource && strcmp(j.domain, s->host) == 0)
-        mine = !j.local || strcmp(j.local, s->user) == 0;
-    cv_jid_free(&j);
-    return mine;
-}
-
-static int server_iq(cv_c2s_t *s, const cv_xml_node_t *iq)
-{
-    const char *type = cv_xml_attr(iq, "type");
-    const cv_xml_node_t *q = cv_xml_first_element(iq);
-
-    if (!type || !cv_xml_attr(iq, "id"))
-        return cv__c2s_stanza_error(s, iq, CV_STE_BAD_REQUEST, "an iq needs type and id");
-    if (!strcmp(type, "result") || !strcmp(type, "error"))
-        return 0; /* answers to nothing we asked: dropped (RFC 6120 §8.2.3) */
-    if (strcmp(type, "get") && strcmp(type, "set"))
-        return cv__c2s_stanza_error(s, iq, CV_STE_BAD_REQUEST, "unknown iq type");
-    if (!q)
-        return cv__c2s_stanza_error(s, iq, CV_STE_BAD_REQUEST, "an iq needs one child");
-    if (!strcmp(q->ns, CV_NS_PING) && !strcmp(q->name, "ping") && !strcmp(type, "get"))
-        return cv__c2s_iq_result(s, iq);
-    if (!strcmp(q->ns, CV_NS_SESSION) && !strcmp(q->name, "session") && !strcmp(type, "set"))
-        return cv__c2s_iq_result(s, iq);
-    if (!strcmp(q->ns, CV_NS_REGISTER))
-        return cv__c2s_register(s, iq, q);
-    if (!strcmp(q->ns, CV_NS_BIND))
-        return cv__c2s_stanza_error(s, iq, CV_STE_NOT_ALLOWED, "already bound");
-    return cv__c2s_stanza_error(s, iq, CV_STE_SERVICE_UNAVAILABLE, NULL);
-}
-
 int cv__c2s_bound_stanza(cv_c2s_t *s, cv_stanza_t *st)
 {
     cv_xml_node_t *el = cv_stanza_root(st);
-    int rc = 0;
-
     if (strcmp(el->ns, CV_NS_CLIENT) != 0 ||
         (strcmp(el->name, "iq") && strcmp(el->name, "message") && strcmp(el->name, "presence"))) {
         cv_stanza_free(st);
         cv__c2s_stream_error(s, CV_SE_UNSUPPORTED_STANZA_TYPE, NULL);
         return -1;
     }
-    if (!strcmp(el->name, "iq") && addressed_to_server(s, cv_xml_attr(el, "to")))
-        rc = server_iq(s, el);
-    else if (!strcmp(el->name, "presence"))
-        rc = 0; /* presence handling arrives with rosters */
-    else
-        rc = cv__c2s_stanza_error(s, el, CV_STE_SERVICE_UNAVAILABLE,
-                                  "routing to other entities is not available yet");
-    cv_stanza_free(st);
-    return rc < 0 ? -1 : 0;
+    cv__route_enqueue(s, st);
+    return 0;
 }

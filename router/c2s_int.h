@@ -53,7 +53,21 @@ typedef struct cv_c2s_s {
     char *user;      /* normalized localpart after authentication */
     cv_jid_t jid;    /* full JID once bound */
     cv_sess_entry_t entry;    /* in srv->sessions while bound */
-    cv_net_task_t kill_task;  /* posted by the session that replaces this one */
+    /* Posted to this session's ring to end it from elsewhere (replaced by a new bind, the
+       account cancelled); close_cond is the stream error, CV_SE_NONE for a plain close. */
+    cv_net_task_t close_task;
+    cv_stream_err_t close_cond;
+    atomic_int close_posted; /* close_task is queued (it can be queued once) */
+    /* Set once at bind, before the first stanza goes to the actor, never changed after:
+       from then on everything this session sends is routed through its actor, and output
+       to it goes through its ring's inbox. Any thread may read it. */
+    uint8_t routed;
+    cv_actor_t actor; /* handles this session's stanzas in order, on any worker */
+    /* Presence state for delivery decisions (RFC 6121 §8.5.2): written by the actor,
+       read by other actors when they route to this account; relaxed is enough, a stale
+       value only picks the resources of a moment earlier. */
+    atomic_int available;
+    atomic_int priority;
 } cv_c2s_t;
 
 /* c2s.c */
@@ -93,6 +107,23 @@ int cv__c2s_bind_resource(cv_c2s_t *s, const char *resource, cv_stanza_err_t *er
 /* Handles a stanza from a bound session. */
 int cv__c2s_bound_stanza(cv_c2s_t *s, cv_stanza_t *st);
 
+/* route.c */
+/* Thread: ring owner. Hands a stanza from a bound session to its actor (takes st). */
+void cv__route_enqueue(cv_c2s_t *s, cv_stanza_t *st);
+/* The actor's message handler. */
+void cv__route_actor(cv_actor_t *a, cv_mpsc_node_t *msg, unsigned self);
+
+/* deliver.c */
+/* Thread: any. Serializes node once and queues it for target's connection on target's
+   ring (from: the caller's worker, or NULL). Takes a reference on target for the trip.
+   Returns 0 or -CV_E*. */
+int cv__deliver(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *target, const cv_xml_node_t *node);
+typedef struct cv_payload_s cv_payload_t;
+/* The same for many targets: make the payload once, deliver it to each, release it. */
+int cv__payload_new(const cv_xml_node_t *node, cv_payload_t **out);
+int cv__payload_deliver(cv_payload_t *p, cv_worker_t *from, cv_c2s_t *target);
+void cv__payload_release(cv_payload_t *p);
+
 /* c2s_sessions.c */
 /* Enters s (its jid set) into the session table; a session bound to the same full JID is
    told to close with a conflict stream error (RFC 6120 §7.7.2.2, "replace"). */
@@ -100,6 +131,13 @@ int cv__c2s_sessions_bind(cv_c2s_t *s);
 /* Leaves the table (if still in it) at close. */
 void cv__c2s_sessions_unbind(cv_c2s_t *s);
 void cv__c2s_release(cv_c2s_t *s);
+void cv__c2s_hold(cv_c2s_t *s);
+/* Thread: any. Asks s's ring to end the stream (with cond, or CV_SE_NONE for a plain
+   </stream:stream>). At most once per session; later calls do nothing. */
+void cv__c2s_close_async(cv_c2s_t *s, cv_worker_t *from, cv_stream_err_t cond);
+/* The session that embeds an actor or a table entry. */
+cv_c2s_t *cv__c2s_of_actor(cv_actor_t *a);
+cv_c2s_t *cv__c2s_of_entry(cv_sess_entry_t *e);
 
 /* mod_register.c */
 int cv__c2s_register(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *query);

@@ -1,12 +1,30 @@
 /*
  * A client session in the shared session table, and its lifetime across rings: a session
- * on one ring can be replaced by a new bind on another, which then asks the old one's ring
- * to close it. The struct stays valid for that request through its reference count.
+ * on one ring can be replaced by a new bind on another, routed to by actors on any
+ * worker, or closed from elsewhere. The struct stays valid for all of them through its
+ * reference count; only its own ring touches its connection.
  */
 #include <stddef.h>
 
 #include "corvid/log.h"
 #include "c2s_int.h"
+
+cv_c2s_t *cv__c2s_of_actor(cv_actor_t *a)
+{
+    return (cv_c2s_t *)((char *)a - offsetof(cv_c2s_t, actor));
+}
+
+cv_c2s_t *cv__c2s_of_entry(cv_sess_entry_t *e)
+{
+    return (cv_c2s_t *)((char *)e - offsetof(cv_c2s_t, entry));
+}
+
+void cv__c2s_hold(cv_c2s_t *s)
+{
+    /* relaxed: the holder already has a reference (or the shard lock), so the count cannot
+       be zero here and no ordering is needed to take another. */
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
 
 void cv__c2s_release(cv_c2s_t *s)
 {
@@ -20,18 +38,37 @@ void cv__c2s_release(cv_c2s_t *s)
 /* Called under the shard lock for the session being replaced: keep it alive for the task. */
 static void hold_replaced(cv_sess_entry_t *e)
 {
-    cv_c2s_t *old = (cv_c2s_t *)((char *)e - offsetof(cv_c2s_t, entry));
-    atomic_fetch_add_explicit(&old->refs, 1, memory_order_relaxed);
+    cv__c2s_hold(cv__c2s_of_entry(e));
 }
 
-/* Runs on the replaced session's ring. */
-static void kill_replaced(cv_net_task_t *t, cv_worker_t *w)
+/* Runs on the session's own ring. */
+static void close_run(cv_net_task_t *t, cv_worker_t *w)
 {
-    cv_c2s_t *s = (cv_c2s_t *)((char *)t - offsetof(cv_c2s_t, kill_task));
+    static const char close_tag[] = "</stream:stream>";
+    cv_c2s_t *s = (cv_c2s_t *)((char *)t - offsetof(cv_c2s_t, close_task));
     CV_UNUSED(w);
-    if (s->conn && s->phase != CV_C2S_CLOSED)
-        cv__c2s_stream_error(s, CV_SE_CONFLICT, "replaced by a new session");
+    if (s->conn && s->phase != CV_C2S_CLOSED) {
+        if (s->close_cond == CV_SE_CONFLICT)
+            cv__c2s_stream_error(s, CV_SE_CONFLICT, "replaced by a new session");
+        else if (s->close_cond != CV_SE_NONE)
+            cv__c2s_stream_error(s, s->close_cond, NULL);
+        else {
+            (void)cv__c2s_write(s, close_tag, sizeof close_tag - 1);
+            s->phase = CV_C2S_CLOSED;
+            cv_net_conn_close(s->conn);
+        }
+    }
     cv__c2s_release(s);
+}
+
+void cv__c2s_close_async(cv_c2s_t *s, cv_worker_t *from, cv_stream_err_t cond)
+{
+    if (atomic_exchange(&s->close_posted, 1) != 0)
+        return;
+    cv__c2s_hold(s);
+    s->close_cond = cond;
+    s->close_task.run = close_run;
+    cv_net_post(from, s->worker, &s->close_task);
 }
 
 int cv__c2s_sessions_bind(cv_c2s_t *s)
@@ -42,15 +79,15 @@ int cv__c2s_sessions_bind(cv_c2s_t *s)
     if (rc < 0)
         return rc;
     if (replaced) {
-        cv_c2s_t *old = (cv_c2s_t *)((char *)replaced - offsetof(cv_c2s_t, entry));
-        old->kill_task.run = kill_replaced;
-        cv_net_post(old->worker, &old->kill_task);
+        cv_c2s_t *old = cv__c2s_of_entry(replaced);
+        cv__c2s_close_async(old, s->worker, CV_SE_CONFLICT);
+        cv__c2s_release(old); /* the reference hold_replaced took */
     }
     return 0;
 }
 
 void cv__c2s_sessions_unbind(cv_c2s_t *s)
 {
-    if (s->phase == CV_C2S_BOUND || s->entry.jid)
+    if (s->entry.jid)
         cv_sessions_remove(s->srv->sessions, &s->entry);
 }

@@ -150,17 +150,15 @@ out:
 
 static int cancel_account(cv_c2s_t *s, const cv_xml_node_t *iq)
 {
-    static const char close_tag[] = "</stream:stream>";
     int rc = cv_store_account_delete(s->srv->store, s->host, s->user);
     if (rc < 0 && rc != CV_ENOTFOUND)
         return cv__c2s_stanza_error(s, iq, CV_STE_INTERNAL_SERVER_ERROR, NULL);
     cv_info("c2s %s: %s@%s cancelled the account", cv_net_conn_peer(s->conn), s->user, s->host);
     rc = cv__c2s_iq_result(s, iq);
-    /* XEP-0077 §3.2: the account is gone, so is its session. */
-    (void)cv__c2s_write(s, close_tag, sizeof close_tag - 1);
-    s->phase = CV_C2S_CLOSED;
-    cv_net_conn_close(s->conn);
-    return rc < 0 ? rc : -1;
+    /* XEP-0077 §3.2: the account is gone, so is its session; the close request follows
+       the result through the same ring inbox, so the result leaves first. */
+    cv__c2s_close_async(s, NULL, CV_SE_NONE);
+    return rc;
 }
 
 int cv__c2s_register(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *query)
@@ -180,7 +178,7 @@ int cv__c2s_register(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *
     else if (!s->authenticated)
         rc = create_account(s, iq, query);
     else if (cv_xml_child(query, "remove", CV_NS_REGISTER))
-        return cancel_account(s, iq) < 0 ? -1 : 0;
+        rc = cancel_account(s, iq);
     else
         rc = change_password(s, iq, query);
     return rc < 0 ? -1 : 0;

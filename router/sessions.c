@@ -96,6 +96,18 @@ void cv_sessions_remove(cv_sessions_t *t, cv_sess_entry_t *e)
     pthread_mutex_unlock(&sh->lock);
 }
 
+void cv_sessions_visit_bare(cv_sessions_t *t, const cv_jid_t *bare,
+                            void (*visit)(cv_sess_entry_t *e, void *arg), void *arg)
+{
+    uint64_t h = cv_jid_bare_hash(bare);
+    shard_t *sh = shard_of(t, h);
+    pthread_mutex_lock(&sh->lock);
+    for (cv_sess_entry_t *e = sh->chain; e; e = e->next)
+        if (e->bare_hash == h && cv_jid_bare_eq(e->jid, bare))
+            visit(e, arg);
+    pthread_mutex_unlock(&sh->lock);
+}
+
 size_t cv_sessions_count(cv_sessions_t *t)
 {
     size_t n = 0;

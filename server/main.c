@@ -106,6 +106,8 @@ static int run(const cv_config_t *cfg)
         rc = cv_throttle_create(&srv.fail_by_account, cfg->max_failures_per_account);
     if (rc == 0)
         rc = cv_sessions_create(&srv.sessions, 1024);
+    if (rc == 0)
+        rc = cv_sched_create(&srv.sched, cfg->workers, cv_server_wake_worker, &srv);
     if (rc < 0)
         goto out;
     memset(&opts, 0, sizeof opts);
@@ -115,6 +117,7 @@ static int run(const cv_config_t *cfg)
     rc = cv_net_create(&net, &opts);
     if (rc < 0)
         goto out;
+    srv.net = net;
     rc = cv_net_start(net);
     if (rc < 0)
         goto out;
@@ -135,6 +138,7 @@ out:
         cv_error("cannot start: %s", cv_strerror(rc));
     cv_net_destroy(net);
     cv_sessions_free(srv.sessions);
+    cv_sched_free(srv.sched);
     cv_throttle_free(srv.fail_by_ip);
     cv_throttle_free(srv.fail_by_account);
     cv_tls_ctx_free(srv.tls);

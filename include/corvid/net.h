@@ -48,7 +48,13 @@ typedef struct cv_net_ops_s {
     /* The server is stopping: write the closing stream bytes; the layer flushes them and
        closes the connection. */
     void (*on_shutdown)(cv_conn_t *c);
-    void *arg; /* passed to on_open */
+    /* Once per loop turn, after completions were handled and before output is flushed:
+       the worker runs other work (actors) here. Return 1 while more work is waiting, so
+       the ring polls instead of sleeping; `sleeping` tells it when the ring is about to
+       block (1) and when it woke (0). Both may be NULL. */
+    int (*on_turn)(cv_worker_t *w, void *arg);
+    void (*on_sleep)(cv_worker_t *w, int sleeping, void *arg);
+    void *arg; /* passed to on_open, on_turn and on_sleep */
 } cv_net_ops_t;
 
 typedef struct cv_net_opts_s {
@@ -79,9 +85,16 @@ struct cv_net_task_s {
     void (*run)(cv_net_task_t *t, cv_worker_t *w);
 };
 
-/* Thread: any. Queues t on w's inbox (lock-free, multi-producer) and wakes w if needed.
-   Tasks still queued when w stops are not run. */
-void cv_net_post(cv_worker_t *w, cv_net_task_t *t);
+/* Thread: any; from is the caller's own worker (NULL if the caller is not a worker).
+   Queues t on w's inbox (lock-free, multi-producer) and wakes w unless from == w (a
+   worker drains its own inbox every loop turn). Tasks still queued when w stops are not
+   run. */
+void cv_net_post(cv_worker_t *from, cv_worker_t *w, cv_net_task_t *t);
+/* Thread: any. Makes worker w run a loop turn soon (its on_turn runs). */
+void cv_net_wake(cv_worker_t *w);
+/* The worker with this index (0 .. workers-1), and a worker's index. */
+cv_worker_t *cv_net_worker(cv_net_t *net, unsigned index);
+unsigned cv_net_worker_index(const cv_worker_t *w);
 
 /* Thread: ring owner. */
 void cv_net_conn_set_user(cv_conn_t *c, void *user);

@@ -15,6 +15,7 @@
 
 #include "corvid/config.h"
 #include "corvid/net.h"
+#include "corvid/sched.h"
 #include "corvid/sessions.h"
 #include "corvid/store.h"
 #include "corvid/throttle.h"
@@ -27,11 +28,16 @@ typedef struct cv_server_s {
     cv_throttle_t *fail_by_ip;      /* failed authentications per peer address */
     cv_throttle_t *fail_by_account; /* failed authentications per account */
     cv_sessions_t *sessions;        /* bound sessions of every ring */
+    cv_sched_t *sched;              /* actors (sessions) on the worker pool */
+    cv_net_t *net;                  /* the rings; set before they start */
     uint8_t secret[32];             /* random per process: keys fake SCRAM salts */
 } cv_server_t;
 
 /* Thread: main. Fills ops with the C2S callbacks bound to srv (which must outlive the
-   network layer). */
+   network layer): connection events, and each loop turn running actors. */
 void cv_c2s_net_ops(cv_net_ops_t *ops, cv_server_t *srv);
+/* Thread: any. The scheduler's wake-up hook: makes worker `worker` run a turn. arg is the
+   cv_server_t. */
+void cv_server_wake_worker(unsigned worker, void *arg);
 
 #endif

@@ -34,6 +34,11 @@ int cv_sessions_insert(cv_sessions_t *t, cv_sess_entry_t *e,
                        void (*hold)(cv_sess_entry_t *old), cv_sess_entry_t **replaced);
 /* Removes e if it is still in the table (it may have been replaced). */
 void cv_sessions_remove(cv_sessions_t *t, cv_sess_entry_t *e);
+/* Calls visit(e, arg) for every entry whose bare JID equals bare's (its resource is
+   ignored), under that shard's lock: visit must be short, must not call into the table,
+   and takes a reference on e if it keeps it. */
+void cv_sessions_visit_bare(cv_sessions_t *t, const cv_jid_t *bare,
+                            void (*visit)(cv_sess_entry_t *e, void *arg), void *arg);
 /* Number of entries (sums the shards; for statistics and tests). */
 size_t cv_sessions_count(cv_sessions_t *t);
 

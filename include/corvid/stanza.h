@@ -22,6 +22,7 @@
 #define CORVID_STANZA_H
 
 #include "corvid/buf.h"
+#include "corvid/mpsc.h"
 #include "corvid/core.h"
 
 typedef struct cv_xml_attr_s {
@@ -51,6 +52,11 @@ typedef struct cv_stanza_s cv_stanza_t;
 
 /* Thread: owner. Returns the root element (NULL only for an internal scratch arena). */
 cv_xml_node_t *cv_stanza_root(cv_stanza_t *st);
+
+/* A queue link inside the stanza, so the holder can queue it (e.g. on an actor's
+   mailbox, corvid/mpsc.h) without allocating; and back from the link to the stanza. */
+cv_mpsc_node_t *cv_stanza_node(cv_stanza_t *st);
+cv_stanza_t *cv_stanza_of_node(cv_mpsc_node_t *n);
 
 /*
  * Builders (used by the server to make replies). Names are validated (an element name is
@@ -128,6 +134,8 @@ void cv__xml_stanza_set_root(cv_stanza_t *st, cv_xml_node_t *root);
 void *cv__xml_arena_obj(cv_stanza_t *st, size_t n);
 /* n + 1 writable bytes for a string, [n] already NUL; NULL on OOM. */
 char *cv__xml_arena_strbuf(cv_stanza_t *st, size_t n);
+/* Whether s[0..len) is valid UTF-8 made only of XML 1.0 characters. */
+int cv__xml_text_valid(const char *s, size_t len);
 /* Links child as the last child of parent. */
 void cv__xml_node_append(cv_xml_node_t *parent, cv_xml_node_t *child);
 
