@@ -19,8 +19,11 @@ void cv_log_set_level(cv_log_level_t level)
 
 int cv_log_level_parse(const char *s, cv_log_level_t *out)
 {
-    static const struct { const char *name; cv_log_level_t level; } names[] = {
-        {"debug", CV_LOG_DEBUG}, {"info", CV_LOG_INFO}, {"warning", CV_LOG_WARN},
+    static const struct {
+        const char *name;
+        cv_log_level_t level;
+    } names[] = {
+        {"debug", CV_LOG_DEBUG}, {"info", CV_LOG_INFO},   {"warning", CV_LOG_WARN},
         {"warn", CV_LOG_WARN},   {"error", CV_LOG_ERROR},
     };
     for (size_t i = 0; i < CV_ARRAY_LEN(names); i++) {
@@ -48,8 +51,8 @@ void cv_log(cv_log_level_t level, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, tags[level]);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, tags[level]);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

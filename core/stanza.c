@@ -333,16 +333,19 @@ int cv_stanza_new(cv_stanza_t **out, const char *name, const char *ns)
 {
     if (!out || !name || !ncname_ok(name, strlen(name)) || (ns && !text_ok(ns, strlen(ns))))
         return CV_EINVAL;
+    int rc = CV_ENOMEM;
     cv_stanza_t *st = stanza_alloc(512);
     if (!st)
-        return CV_ENOMEM;
+        goto out;
     st->root = elem_new(st, NULL, name, ns);
-    if (!st->root) {
-        cv_stanza_free(st);
-        return CV_ENOMEM;
-    }
+    if (!st->root)
+        goto out;
     *out = st;
-    return 0;
+    st = NULL;
+    rc = 0;
+out:
+    cv_stanza_free(st);
+    return rc;
 }
 
 cv_xml_node_t *cv_stanza_add_child(cv_stanza_t *st, cv_xml_node_t *parent, const char *name,
@@ -549,24 +552,24 @@ int cv_stanza_clone(const cv_xml_node_t *n, cv_stanza_t **out)
 {
     size_t size = 0;
     cv_xml_node_t *root = NULL;
+    cv_stanza_t *st = NULL;
     if (!n || !n->name || !out)
         return CV_EINVAL;
     int rc = tree_copy(n, NULL, &size, NULL);
     if (rc < 0)
-        return rc;
-    cv_stanza_t *st = stanza_alloc(size);
-    if (!st)
-        return CV_ENOMEM;
-    rc = tree_copy(n, st, &size, &root);
-    if (rc < 0) {
-        cv_stanza_free(st);
-        return rc;
-    }
+        goto out;
+    st = stanza_alloc(size);
+    rc = st ? tree_copy(n, st, &size, &root) : CV_ENOMEM;
+    if (rc < 0)
+        goto out;
     /* The measuring pass and the copying pass must agree, or the copy spilled. */
     CV_ASSERT(st->blk->next == NULL && st->blk->lo == st->blk->hi);
     st->root = root;
     *out = st;
-    return 0;
+    st = NULL;
+out:
+    cv_stanza_free(st);
+    return rc;
 }
 
 /* ---- queries ---- */

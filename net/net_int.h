@@ -55,9 +55,9 @@ struct cv_conn_s {
     uint8_t family;        /* AF_INET or AF_INET6 */
     uint8_t addr[16];      /* peer address, for logs and throttling */
     cv_tls_conn_t *tls;
-    cv_buf_t out;     /* bytes queued for the next send (wire bytes: TLS already applied) */
-    cv_buf_t sending; /* bytes owned by the kernel until the send CQE arrives */
-    size_t sent;      /* prefix of `sending` the kernel has taken */
+    cv_buf_t out;         /* bytes queued for the next send (wire bytes: TLS already applied) */
+    cv_buf_t sending;     /* bytes owned by the kernel until the send CQE arrives */
+    size_t sent;          /* prefix of `sending` the kernel has taken */
     uint64_t deadline_ms; /* 0 = none */
     cv_conn_t *dirty_next;
     cv_conn_t *prev, *next; /* the worker's list of live connections */
@@ -77,7 +77,7 @@ struct cv_worker_s {
     size_t nlisteners;
     int wake_fd;       /* eventfd written by other threads: shutdown or inbox work */
     uint64_t wake_val; /* target of the eventfd read SQE */
-    cv_mpsc_t inbox; /* tasks from other threads; this ring's thread is the consumer */
+    cv_mpsc_t inbox;   /* tasks from other threads; this ring's thread is the consumer */
     /* 1 while a wake-up is pending: producers write the eventfd only when they flip it
        from 0, and the ring clears it before draining, so no task is left unseen. */
     atomic_int wake_pending;

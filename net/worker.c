@@ -301,12 +301,8 @@ static void handle_cqe(cv_worker_t *w, struct io_uring_cqe *cqe)
 {
     void *ptr = (void *)(uintptr_t)(cqe->user_data & ~(uint64_t)CV_OP_MASK);
     switch ((enum cv__net_op)(cqe->user_data & CV_OP_MASK)) {
-    case CV_OP_ACCEPT:
-        on_accept(ptr, cqe);
-        break;
-    case CV_OP_RECV:
-        on_recv(ptr, cqe);
-        break;
+    case CV_OP_ACCEPT: on_accept(ptr, cqe); break;
+    case CV_OP_RECV: on_recv(ptr, cqe); break;
     case CV_OP_SEND:
         cv__net_conn_on_send(ptr, cqe->res);
         cv__net_conn_maybe_free(ptr);
@@ -318,11 +314,8 @@ static void handle_cqe(cv_worker_t *w, struct io_uring_cqe *cqe)
         if (!w->stopping)
             arm_wake(w);
         break;
-    case CV_OP_TICK:
-        on_tick(w);
-        break;
-    case CV_OP_IGNORE:
-        break;
+    case CV_OP_TICK: on_tick(w); break;
+    case CV_OP_IGNORE: break;
     }
 }
 

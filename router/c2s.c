@@ -104,8 +104,7 @@ void cv__c2s_stream_error(cv_c2s_t *s, cv_stream_err_t cond, const char *text)
     cv_net_conn_close(s->conn);
 }
 
-int cv__c2s_reply_new(cv_c2s_t *s, const cv_xml_node_t *req, const char *type,
-                      cv_stanza_t **out)
+int cv__c2s_reply_new(cv_c2s_t *s, const cv_xml_node_t *req, const char *type, cv_stanza_t **out)
 {
     cv_stanza_t *r = NULL;
     const char *id = cv_xml_attr(req, "id");
@@ -152,9 +151,8 @@ int cv__c2s_stanza_error(cv_c2s_t *s, const cv_xml_node_t *st, cv_stanza_err_t c
     if (rc < 0)
         return rc;
     cv_xml_node_t *err = cv_stanza_add_child(r, cv_stanza_root(r), "error", CV_NS_CLIENT);
-    cv_xml_node_t *c = err ? cv_stanza_add_child(r, err, cv_stanza_err_name(cond),
-                                                 CV_NS_STANZAS_ERR)
-                           : NULL;
+    cv_xml_node_t *c =
+        err ? cv_stanza_add_child(r, err, cv_stanza_err_name(cond), CV_NS_STANZAS_ERR) : NULL;
     rc = c ? cv_stanza_set_attr(r, err, "type", cv_stanza_err_type(cond)) : CV_ENOMEM;
     if (rc == 0 && text) {
         cv_xml_node_t *t = cv_stanza_add_child(r, err, "text", CV_NS_STANZAS_ERR);
@@ -225,13 +223,13 @@ static void send_features(cv_c2s_t *s)
 {
     cv_buf_t b = CV_BUF_INIT;
     int rc = cv_buf_append_str(&b, "<stream:features>");
-    int tls_offer = s->listener->tls == CV_TLS_MODE_STARTTLS && !cv_net_conn_is_tls(s->conn) &&
-                    s->srv->tls;
+    int tls_offer =
+        s->listener->tls == CV_TLS_MODE_STARTTLS && !cv_net_conn_is_tls(s->conn) && s->srv->tls;
 
     if (rc == 0 && !s->authenticated && tls_offer)
-        rc = cv_buf_append_str(&b, s->listener->require_tls
-                                       ? "<starttls xmlns='" CV_NS_TLS "'><required/></starttls>"
-                                       : "<starttls xmlns='" CV_NS_TLS "'/>");
+        rc = cv_buf_append_str(&b, s->listener->require_tls ? "<starttls xmlns='" CV_NS_TLS
+                                                              "'><required/></starttls>"
+                                                            : "<starttls xmlns='" CV_NS_TLS "'/>");
     /* Until the required TLS is up, <starttls/> is the only feature (RFC 6120 §5.3.1). */
     if (rc == 0 && !s->authenticated && !cv__c2s_tls_pending(s)) {
         rc = cv__c2s_auth_features(s, &b);
@@ -256,8 +254,8 @@ static int handle_starttls(cv_c2s_t *s)
 {
     static const char proceed[] = "<proceed xmlns='" CV_NS_TLS "'/>";
     static const char failure[] = "<failure xmlns='" CV_NS_TLS "'/></stream:stream>";
-    if (s->listener->tls != CV_TLS_MODE_STARTTLS || cv_net_conn_is_tls(s->conn) ||
-        !s->srv->tls || s->authenticated) {
+    if (s->listener->tls != CV_TLS_MODE_STARTTLS || cv_net_conn_is_tls(s->conn) || !s->srv->tls ||
+        s->authenticated) {
         /* RFC 6120 §5.4.2.2: failure, then close the stream. */
         (void)cv__c2s_write(s, failure, sizeof failure - 1);
         s->phase = CV_C2S_CLOSED;

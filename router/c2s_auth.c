@@ -38,8 +38,7 @@ static int sasl_lookup(void *ctx, const char *authcid, cv_scram_cred_t *out)
     return rc < 0 ? CV_ESTORE : 0;
 }
 
-static int sasl_channel_binding(void *ctx, const char *type, uint8_t *out, size_t cap,
-                                size_t *len)
+static int sasl_channel_binding(void *ctx, const char *type, uint8_t *out, size_t cap, size_t *len)
 {
     cv_c2s_t *s = ctx;
     cv_tls_conn_t *tls = cv_net_conn_tls(s->conn);
@@ -196,8 +195,8 @@ static int auth_failed(cv_c2s_t *s, cv_sasl_failure_t f, const char *text)
         cv_throttle_fail(s->srv->fail_by_ip, cv_net_conn_peer(s->conn), now);
         if (s->sasl_user)
             cv_throttle_fail(s->srv->fail_by_account, s->sasl_user, now);
-        cv_info("c2s %s: authentication failed for %s@%s", cv_net_conn_peer(s->conn),
-                s->sasl_user, s->host);
+        cv_info("c2s %s: authentication failed for %s@%s", cv_net_conn_peer(s->conn), s->sasl_user,
+                s->host);
     } else {
         cv_debug("c2s %s: SASL failure %s", cv_net_conn_peer(s->conn), cv_sasl_failure_name(f));
     }
@@ -277,8 +276,9 @@ static int sasl_start(cv_c2s_t *s, const cv_xml_node_t *el)
                            "too many failed attempts; try again later");
     rc = cv_sasl_start(&s->sasl, mech, &s->sasl_env);
     if (rc < 0)
-        return auth_failed(s, rc == CV_EUNSUPP ? CV_SASL_FAIL_INVALID_MECHANISM
-                                               : CV_SASL_FAIL_TEMPORARY_AUTH_FAILURE,
+        return auth_failed(s,
+                           rc == CV_EUNSUPP ? CV_SASL_FAIL_INVALID_MECHANISM
+                                            : CV_SASL_FAIL_TEMPORARY_AUTH_FAILURE,
                            NULL);
     /* No initial response at all (an empty element): ask for it with an empty challenge.
        "=" is an initial response that is empty, which the mechanism itself judges. */

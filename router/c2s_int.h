@@ -45,14 +45,14 @@ typedef struct cv_c2s_s {
     uint8_t header_sent;   /* our <stream:stream> went out for the current stream */
     uint8_t authenticated; /* SASL (or legacy auth) succeeded */
     uint8_t auth_failures; /* failed SASL exchanges on this stream */
-    const char *host;    /* the served host the client addressed (points into config) */
+    const char *host;      /* the served host the client addressed (points into config) */
     char stream_id[24];
     cv_sasl_env_t sasl_env;
-    cv_sasl_t *sasl; /* an exchange in progress */
-    char *sasl_user; /* normalized username the lookup saw last */
-    char *user;      /* normalized localpart after authentication */
-    cv_jid_t jid;    /* full JID once bound */
-    cv_sess_entry_t entry;    /* in srv->sessions while bound */
+    cv_sasl_t *sasl;       /* an exchange in progress */
+    char *sasl_user;       /* normalized username the lookup saw last */
+    char *user;            /* normalized localpart after authentication */
+    cv_jid_t jid;          /* full JID once bound */
+    cv_sess_entry_t entry; /* in srv->sessions while bound */
     /* Posted to this session's ring to end it from elsewhere (replaced by a new bind, the
        account cancelled); close_cond is the stream error, CV_SE_NONE for a plain close. */
     cv_net_task_t close_task;
@@ -83,8 +83,7 @@ int cv__c2s_stanza_error(cv_c2s_t *s, const cv_xml_node_t *st, cv_stanza_err_t c
                          const char *text);
 /* Starts a reply to req: same element name and id, the request's 'to' as 'from', the
    bound full JID as 'to', and the given type. The caller adds children, sends, frees. */
-int cv__c2s_reply_new(cv_c2s_t *s, const cv_xml_node_t *req, const char *type,
-                      cv_stanza_t **out);
+int cv__c2s_reply_new(cv_c2s_t *s, const cv_xml_node_t *req, const char *type, cv_stanza_t **out);
 /* Sends an empty <iq type='result'/> for iq. */
 int cv__c2s_iq_result(cv_c2s_t *s, const cv_xml_node_t *iq);
 /* Whether TLS is still required before anything but <starttls/>. */

@@ -57,10 +57,10 @@ static cv_deque_array_t *grow(cv_deque_t *q, cv_deque_array_t *a, int64_t top, i
     if (!b)
         return NULL;
     for (int64_t i = top; i < bottom; i++)
-        atomic_store_explicit(&b->slots[i & (b->size - 1)],
-                              atomic_load_explicit(&a->slots[i & (a->size - 1)],
-                                                   memory_order_relaxed),
-                              memory_order_relaxed);
+        atomic_store_explicit(
+            &b->slots[i & (b->size - 1)],
+            atomic_load_explicit(&a->slots[i & (a->size - 1)], memory_order_relaxed),
+            memory_order_relaxed);
     /* release: a thief that loads the new array (acquire) sees its slots filled. */
     atomic_store_explicit(&q->array, b, memory_order_release);
     a->retired_next = q->retired;
@@ -98,8 +98,7 @@ void *cv_deque_take(cv_deque_t *q)
         item = atomic_load_explicit(&a->slots[b & (a->size - 1)], memory_order_relaxed);
         if (t == b) {
             /* The last item: race the thieves for it through top. */
-            if (!atomic_compare_exchange_strong_explicit(&q->top, &t, t + 1,
-                                                         memory_order_seq_cst,
+            if (!atomic_compare_exchange_strong_explicit(&q->top, &t, t + 1, memory_order_seq_cst,
                                                          memory_order_relaxed))
                 item = NULL;
             atomic_store(&q->bottom, b + 1);

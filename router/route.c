@@ -341,7 +341,8 @@ void cv__route_actor(cv_actor_t *a, cv_mpsc_node_t *msg, unsigned self)
     route_t r = {s->srv, cv_net_worker(s->srv->net, self), s, root, NULL};
 
     /* RFC 6120 §8.1.2.1: the server stamps the sender's full JID, whatever it claimed. */
-    if (cv_jid_format_full(&s->jid, &from) == 0 && cv_stanza_set_attr(st, root, "from", from.data) == 0) {
+    if (cv_jid_format_full(&s->jid, &from) == 0 &&
+        cv_stanza_set_attr(st, root, "from", from.data) == 0) {
         r.type = cv_xml_attr(root, "type");
         if (!r.type)
             r.type = "";

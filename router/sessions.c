@@ -51,8 +51,8 @@ static shard_t *shard_of(cv_sessions_t *t, uint64_t bare_hash)
     return &t->shards[(bare_hash >> 32) & t->mask];
 }
 
-int cv_sessions_insert(cv_sessions_t *t, cv_sess_entry_t *e,
-                       void (*hold)(cv_sess_entry_t *old), cv_sess_entry_t **replaced)
+int cv_sessions_insert(cv_sessions_t *t, cv_sess_entry_t *e, void (*hold)(cv_sess_entry_t *old),
+                       cv_sess_entry_t **replaced)
 {
     e->bare_hash = cv_jid_bare_hash(e->jid);
     shard_t *sh = shard_of(t, e->bare_hash);

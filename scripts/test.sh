@@ -77,7 +77,7 @@ if CC=clang build build-fuzz -DCORVID_FUZZ=ON; then
         [ -d "tests/fuzz/corpus/$name" ] && seeds=("tests/fuzz/corpus/$name")
         if "$f" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=10 \
             -artifact_prefix=build-fuzz/ "$corpus" "${seeds[@]}" >build-fuzz/$name.log 2>&1; then
-            echo "PASS $name ($(grep -Eo 'stat::number_of_executed_units: [0-9]+|#[0-9]+ *DONE' build-fuzz/$name.log | tail -n1))"
+            echo "PASS $name ($(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' build-fuzz/$name.log | tail -n1))"
             passed=$((passed + 1))
         else
             echo "FAIL $name"; tail -n 30 build-fuzz/$name.log

@@ -15,14 +15,15 @@
 
 static void usage(FILE *f, const char *prog)
 {
-    fprintf(f,
-            "usage: %s [-c FILE] [--set KEY=VALUE]... COMMAND\n"
-            "commands:\n"
-            "  adduser USER@HOST [PASSWORD]   create an account (password read from stdin if absent)\n"
-            "  passwd USER@HOST [PASSWORD]    set an account's password\n"
-            "  deluser USER@HOST              remove an account\n"
-            "  list HOST                      list the accounts of a host\n",
-            prog);
+    fprintf(
+        f,
+        "usage: %s [-c FILE] [--set KEY=VALUE]... COMMAND\n"
+        "commands:\n"
+        "  adduser USER@HOST [PASSWORD]   create an account (password read from stdin if absent)\n"
+        "  passwd USER@HOST [PASSWORD]    set an account's password\n"
+        "  deluser USER@HOST              remove an account\n"
+        "  list HOST                      list the accounts of a host\n",
+        prog);
 }
 
 /* Reads one line from stdin (without echo on a terminal). */

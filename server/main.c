@@ -124,8 +124,8 @@ static int run(const cv_config_t *cfg)
     for (size_t i = 0; i < cfg->nlisteners; i++) {
         const cv_conf_listener_t *l = &cfg->listeners[i];
         static const char *const modes[] = {"STARTTLS", "direct TLS", "no TLS"};
-        cv_info("listening on %s port %u (%s, %s%s)", l->address, l->port, l->type,
-                modes[l->tls], l->require_tls ? ", TLS required" : "");
+        cv_info("listening on %s port %u (%s, %s%s)", l->address, l->port, l->type, modes[l->tls],
+                l->require_tls ? ", TLS required" : "");
     }
     cv_info("corvid %s serving %s%s with %u worker%s", CORVID_VERSION, cfg->hosts[0].name,
             cfg->nhosts > 1 ? " and more" : "", cfg->workers, cfg->workers == 1 ? "" : "s");

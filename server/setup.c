@@ -71,7 +71,7 @@ int cv_setup_store(const cv_config_t *cfg, cv_store_t **out)
     cv_store_opts_t opts = {cfg->storage_backend, cfg->data_dir, cfg->lmdb_map_size};
     int rc = cv_store_open(out, &opts);
     if (rc < 0)
-        fprintf(stderr, "cannot open the %s store in %s: %s\n", cfg->storage_backend,
-                cfg->data_dir, cv_strerror(rc));
+        fprintf(stderr, "cannot open the %s store in %s: %s\n", cfg->storage_backend, cfg->data_dir,
+                cv_strerror(rc));
     return rc;
 }

@@ -11,12 +11,15 @@
 #include "corvid/core.h"
 
 typedef struct cv_buf_s {
-    char *data;   /* NULL until the first append */
-    size_t len;   /* bytes in use, not counting the trailing NUL */
-    size_t cap;   /* allocated bytes */
+    char *data; /* NULL until the first append */
+    size_t len; /* bytes in use, not counting the trailing NUL */
+    size_t cap; /* allocated bytes */
 } cv_buf_t;
 
-#define CV_BUF_INIT {NULL, 0, 0}
+#define CV_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Returns 0 or -CV_ENOMEM. Grows geometrically. */
 int cv_buf_reserve(cv_buf_t *b, size_t extra);

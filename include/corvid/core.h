@@ -37,13 +37,12 @@ const char *cv_strerror(int code);
  * CV_ASSERT is always on. It guards internal invariants only: anything the network can
  * reach must be an error path, never an assertion.
  */
-#define CV_ASSERT(cond)                                                                  \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "corvid: assertion failed: %s (%s:%d)\n", #cond, __FILE__,  \
-                    __LINE__);                                                           \
-            abort();                                                                     \
-        }                                                                                \
+#define CV_ASSERT(cond)                                                                            \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "corvid: assertion failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);  \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 #define CV_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

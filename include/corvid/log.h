@@ -23,7 +23,11 @@ int cv_log_level_parse(const char *s, cv_log_level_t *out);
 int cv_log_enabled(cv_log_level_t level);
 void cv_log(cv_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define cv_debug(...) do { if (cv_log_enabled(CV_LOG_DEBUG)) cv_log(CV_LOG_DEBUG, __VA_ARGS__); } while (0)
+#define cv_debug(...)                                                                              \
+    do {                                                                                           \
+        if (cv_log_enabled(CV_LOG_DEBUG))                                                          \
+            cv_log(CV_LOG_DEBUG, __VA_ARGS__);                                                     \
+    } while (0)
 #define cv_info(...) cv_log(CV_LOG_INFO, __VA_ARGS__)
 #define cv_warn(...) cv_log(CV_LOG_WARN, __VA_ARGS__)
 #define cv_error(...) cv_log(CV_LOG_ERROR, __VA_ARGS__)

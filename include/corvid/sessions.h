@@ -30,8 +30,8 @@ void cv_sessions_free(cv_sessions_t *t);
 /* Inserts e. When an entry with the same full JID is there, it is unlinked and, still
    under the shard lock, passed to hold() so the caller can take a reference before any
    other thread could free it; then *replaced is set to it. Returns 0 or -CV_E*. */
-int cv_sessions_insert(cv_sessions_t *t, cv_sess_entry_t *e,
-                       void (*hold)(cv_sess_entry_t *old), cv_sess_entry_t **replaced);
+int cv_sessions_insert(cv_sessions_t *t, cv_sess_entry_t *e, void (*hold)(cv_sess_entry_t *old),
+                       cv_sess_entry_t **replaced);
 /* Removes e if it is still in the table (it may have been replaced). */
 void cv_sessions_remove(cv_sessions_t *t, cv_sess_entry_t *e);
 /* Calls visit(e, arg) for every entry whose bare JID equals bare's (its resource is

@@ -8,12 +8,12 @@
 #include "corvid/sessions.h"
 
 static int failures;
-#define CHECK(c)                                                                         \
-    do {                                                                                 \
-        if (!(c)) {                                                                      \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);                          \
-            failures++;                                                                  \
-        }                                                                                \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);                                    \
+            failures++;                                                                            \
+        }                                                                                          \
     } while (0)
 
 typedef struct sess_s {

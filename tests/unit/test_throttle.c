@@ -3,12 +3,12 @@
 #include "corvid/throttle.h"
 
 static int failures;
-#define CHECK(c)                                                                         \
-    do {                                                                                 \
-        if (!(c)) {                                                                      \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);                          \
-            failures++;                                                                  \
-        }                                                                                \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);                                    \
+            failures++;                                                                            \
+        }                                                                                          \
     } while (0)
 
 int main(void)
