@@ -530,6 +530,20 @@ static void sx_chars(void *ctx, const xmlChar *ch, int len)
         oom(s);
 }
 
+/* libxml2 2.9.14 checks CDATA content only for XML characters, letting overlong UTF-8
+ * forms through, which would make the tree (and its serialization) invalid. */
+static void sx_cdata(void *ctx, const xmlChar *ch, int len)
+{
+    cv_xml_stream_t *s = ctx;
+    if (!active(s) || len <= 0)
+        return;
+    if (!cv__xml_text_valid((const char *)ch, (size_t)len)) {
+        fail(s, CV_SE_NOT_WELL_FORMED, CV_EPROTO);
+        return;
+    }
+    sx_chars(ctx, ch, len);
+}
+
 static void restricted(cv_xml_stream_t *s)
 {
     fail(s, CV_SE_RESTRICTED_XML, CV_EPROTO);
@@ -606,7 +620,7 @@ static int ctxt_open(cv_xml_stream_t *s)
     sax.endElementNs = sx_end;
     sax.characters = sx_chars;
     sax.ignorableWhitespace = sx_chars;
-    sax.cdataBlock = sx_chars;
+    sax.cdataBlock = sx_cdata;
     sax.internalSubset = sx_internal_subset;
     sax.externalSubset = sx_internal_subset;
     sax.entityDecl = sx_entity_decl;

@@ -386,6 +386,8 @@ static void test_rejections(void)
         {HDR "<message></iq>", 0, CV_SE_NOT_WELL_FORMED},
         {HDR "<message><body>\xC3\x28</body></message>", 0, CV_SE_NOT_WELL_FORMED},
         {HDR "<message><body>\x01</body></message>", 0, CV_SE_NOT_WELL_FORMED},
+        {HDR "<message><body><![CDATA[\xC1\x9E]]></body></message>", 0, CV_SE_NOT_WELL_FORMED},
+        {HDR "<message><body><![CDATA[\xED\xA0\x80]]></body></message>", 0, CV_SE_NOT_WELL_FORMED},
         {HDR "<message><body>&#0;</body></message>", 0, CV_SE_NOT_WELL_FORMED},
         {HDR "<message a='1' a='2'/>", 0, CV_SE_NOT_WELL_FORMED},
         {HDR "<message>&amp </message>;", 0, CV_SE_NOT_WELL_FORMED},
