@@ -3,7 +3,8 @@ add_library(cv_net STATIC net/worker.c net/conn.c)
 target_link_libraries(cv_net PUBLIC cv_tls cv_config cv_core PkgConfig::URING Threads::Threads)
 
 # Thread-safe building blocks of the router, testable on their own.
-add_library(cv_sched STATIC router/deque.c router/sched.c router/sessions.c router/throttle.c)
+add_library(cv_sched STATIC router/deque.c router/sched.c router/sessions.c router/throttle.c
+            router/rules.c)
 target_link_libraries(cv_sched PUBLIC cv_jid cv_core Threads::Threads)
 
 add_library(cv_router STATIC router/c2s.c router/c2s_auth.c router/c2s_bind.c
@@ -31,3 +32,4 @@ cv_unit_test(test_mpsc SOURCES tests/unit/test_mpsc.c LIBS cv_core Threads::Thre
              LABELS concurrency)
 cv_unit_test(test_deque SOURCES tests/unit/test_deque.c LIBS cv_sched LABELS concurrency)
 cv_unit_test(test_sched SOURCES tests/unit/test_sched.c LIBS cv_sched LABELS concurrency)
+cv_unit_test(test_rules SOURCES tests/unit/test_rules.c LIBS cv_sched)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "corvid/log.h"
+#include "corvid/rules.h"
 #include "c2s_int.h"
 
 /* What one routing decision works with. */
@@ -66,10 +67,9 @@ out:
     cv_stanza_free(e);
 }
 
-/* Resources of one account, collected under the shard lock with a reference each. */
+/* The sessions of one account, collected under the shard lock with a reference each. */
 #define ROUTE_MAX_RESOURCES 64
 typedef struct resources_s {
-    const char *resource; /* match only this resource; NULL: all */
     cv_c2s_t *found[ROUTE_MAX_RESOURCES];
     size_t n;
 } resources_t;
@@ -77,11 +77,9 @@ typedef struct resources_s {
 static void collect(cv_sess_entry_t *e, void *arg)
 {
     resources_t *res = arg;
-    cv_c2s_t *s = cv__c2s_of_entry(e);
     if (res->n == ROUTE_MAX_RESOURCES)
         return;
-    if (res->resource && strcmp(s->jid.resource, res->resource) != 0)
-        return;
+    cv_c2s_t *s = cv__c2s_of_entry(e);
     cv__c2s_hold(s);
     res->found[res->n++] = s;
 }
@@ -93,7 +91,7 @@ static void resources_release(resources_t *res)
     res->n = 0;
 }
 
-/* Sends r->st to every session in targets[0..n). */
+/* Sends r->st to every session in targets[0..n): serialized once. */
 static void deliver_all(route_t *r, cv_c2s_t **targets, size_t n)
 {
     cv_payload_t *p = NULL;
@@ -104,88 +102,42 @@ static void deliver_all(route_t *r, cv_c2s_t **targets, size_t n)
     cv__payload_release(p);
 }
 
-/* RFC 6121 §8.5.2.1.1: the available resources of highest non-negative priority. */
-static size_t pick_highest(resources_t *res, cv_c2s_t **out)
+static int is_available(cv_c2s_t *s)
 {
-    int best = -1;
+    return atomic_load_explicit(&s->available, memory_order_relaxed);
+}
+
+static int priority_of(cv_c2s_t *s)
+{
+    return atomic_load_explicit(&s->priority, memory_order_relaxed);
+}
+
+/* The recipients an action names, out of the account's sessions. */
+static size_t pick(cv_rule_action_t action, const resources_t *res, const char *resource,
+                   cv_c2s_t **out)
+{
+    int best = 0;
     size_t n = 0;
+    if (action == CV_RULE_TO_HIGHEST)
+        for (size_t i = 0; i < res->n; i++)
+            if (is_available(res->found[i]) && priority_of(res->found[i]) > best)
+                best = priority_of(res->found[i]);
     for (size_t i = 0; i < res->n; i++) {
         cv_c2s_t *s = res->found[i];
-        if (!atomic_load_explicit(&s->available, memory_order_relaxed))
-            continue;
-        int prio = atomic_load_explicit(&s->priority, memory_order_relaxed);
-        if (prio < 0 || prio < best)
-            continue;
-        if (prio > best) {
-            best = prio;
-            n = 0;
+        int take = 0;
+        switch (action) {
+        case CV_RULE_TO_RESOURCE: take = strcmp(s->jid.resource, resource) == 0; break;
+        case CV_RULE_TO_HIGHEST: /* RFC 6121 §8.5.2.1.1: all that share the top priority */
+            take = is_available(s) && priority_of(s) == best;
+            break;
+        case CV_RULE_TO_NONNEGATIVE: take = is_available(s) && priority_of(s) >= 0; break;
+        case CV_RULE_TO_AVAILABLE: take = is_available(s); break;
+        default: break;
         }
-        out[n++] = s;
+        if (take)
+            out[n++] = s;
     }
     return n;
-}
-
-/* RFC 6121 §8.5.2.1.1 (headline) and §4.3: every available non-negative resource. */
-static size_t pick_available(resources_t *res, cv_c2s_t **out, int nonnegative)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < res->n; i++) {
-        cv_c2s_t *s = res->found[i];
-        if (!atomic_load_explicit(&s->available, memory_order_relaxed))
-            continue;
-        if (nonnegative && atomic_load_explicit(&s->priority, memory_order_relaxed) < 0)
-            continue;
-        out[n++] = s;
-    }
-    return n;
-}
-
-static int account_exists(route_t *r, const cv_jid_t *to)
-{
-    return cv_store_account_exists(r->srv->store, to->domain, to->local) == 0;
-}
-
-/* A message to a local bare JID (RFC 6121 §8.5.2), or to a full JID whose resource is
-   not there and that is handled like one (§8.5.3.2.1). */
-static void message_to_bare(route_t *r, const cv_jid_t *to)
-{
-    resources_t res = {NULL, {NULL}, 0};
-    cv_c2s_t *targets[ROUTE_MAX_RESOURCES];
-    size_t n = 0;
-
-    cv_sessions_visit_bare(r->srv->sessions, to, collect, &res);
-    if (is_type(r, "headline"))
-        n = pick_available(&res, targets, 1);
-    else if (!is_type(r, "groupchat") && !is_type(r, "error"))
-        n = pick_highest(&res, targets);
-    if (n > 0) {
-        deliver_all(r, targets, n);
-    } else if (is_type(r, "headline") || is_type(r, "error")) {
-        /* §8.5.2.2.1: headline and error messages nobody can take are dropped silently. */
-    } else if (!account_exists(r, to)) {
-        bounce(r, CV_STE_SERVICE_UNAVAILABLE, NULL);
-    } else {
-        /* Offline storage (XEP-0160) is not there yet: tell the sender rather than lose
-           the message silently. */
-        bounce(r, CV_STE_SERVICE_UNAVAILABLE, "the recipient is offline");
-    }
-    resources_release(&res);
-}
-
-static void message_to_full(route_t *r, const cv_jid_t *to)
-{
-    resources_t res = {to->resource, {NULL}, 0};
-    cv_sessions_visit_bare(r->srv->sessions, to, collect, &res);
-    if (res.n > 0) {
-        deliver_all(r, res.found, 1);
-        resources_release(&res);
-        return;
-    }
-    /* §8.5.3.2.1: no such resource. */
-    if (is_type(r, "groupchat"))
-        bounce(r, CV_STE_SERVICE_UNAVAILABLE, NULL);
-    else if (!is_type(r, "headline") && !is_type(r, "error"))
-        message_to_bare(r, to);
 }
 
 /* IQs a bound client addresses to the server or to its own bare JID. */
@@ -194,12 +146,8 @@ static void server_iq(route_t *r)
     cv_c2s_t *s = r->sender;
     cv_xml_node_t *q = cv_xml_first_element(r->st);
 
-    if (!cv_xml_attr(r->st, "id") || !*r->type)
-        return bounce(r, CV_STE_BAD_REQUEST, "an iq needs type and id");
-    if (is_type(r, "result") || is_type(r, "error"))
-        return; /* answers to nothing we asked: dropped (RFC 6120 §8.2.3) */
-    if (!is_type(r, "get") && !is_type(r, "set"))
-        return bounce(r, CV_STE_BAD_REQUEST, "unknown iq type");
+    if (!cv_xml_attr(r->st, "id"))
+        return bounce(r, CV_STE_BAD_REQUEST, "an iq needs an id");
     if (!q)
         return bounce(r, CV_STE_BAD_REQUEST, "an iq needs one child");
     if ((!strcmp(q->ns, CV_NS_PING) && !strcmp(q->name, "ping") && is_type(r, "get")) ||
@@ -213,44 +161,8 @@ static void server_iq(route_t *r)
     }
     if (!strcmp(q->ns, CV_NS_BIND))
         return bounce(r, CV_STE_NOT_ALLOWED, "already bound");
+    /* RFC 6120 §8.4: a namespace the server does not know. */
     bounce(r, CV_STE_SERVICE_UNAVAILABLE, NULL);
-}
-
-/* An IQ to another entity: full JIDs are routed, bare JIDs answered for the account. */
-static void iq_to_user(route_t *r, const cv_jid_t *to)
-{
-    if (to->resource) {
-        resources_t res = {to->resource, {NULL}, 0};
-        cv_sessions_visit_bare(r->srv->sessions, to, collect, &res);
-        if (res.n > 0)
-            deliver_all(r, res.found, 1);
-        else if (!is_type(r, "result") && !is_type(r, "error"))
-            bounce(r, CV_STE_SERVICE_UNAVAILABLE, NULL); /* RFC 6121 §8.5.3.2.3 */
-        resources_release(&res);
-        return;
-    }
-    /* RFC 6121 §8.5.2.1.3: the server answers for the account; it knows no namespace of
-       another user's yet (vCard and the like come with the IM core). */
-    if (!is_type(r, "result") && !is_type(r, "error"))
-        bounce(r, CV_STE_SERVICE_UNAVAILABLE, NULL);
-}
-
-/* Directed presence to a local user: every available resource of the bare JID, or the
-   one full JID (RFC 6121 §4.6). Subscriptions come with rosters. */
-static void presence_to_user(route_t *r, const cv_jid_t *to)
-{
-    resources_t res = {to->resource, {NULL}, 0};
-    cv_c2s_t *targets[ROUTE_MAX_RESOURCES];
-    size_t n;
-    cv_sessions_visit_bare(r->srv->sessions, to, collect, &res);
-    if (to->resource) {
-        n = res.n;
-        memcpy(targets, res.found, n * sizeof targets[0]);
-    } else {
-        n = pick_available(&res, targets, 0);
-    }
-    deliver_all(r, targets, n);
-    resources_release(&res);
 }
 
 /* Presence without 'to': the client's own availability (RFC 6121 §4.2, §4.4, §4.5). */
@@ -270,65 +182,85 @@ static void presence_broadcast(route_t *r)
         cv_buf_free(&text);
         atomic_store_explicit(&s->priority, prio, memory_order_relaxed);
         atomic_store_explicit(&s->available, 1, memory_order_relaxed);
-    } else if (is_type(r, "unavailable")) {
+    } else {
         atomic_store_explicit(&s->available, 0, memory_order_relaxed);
     }
 }
 
-static void route_local(route_t *r, const cv_jid_t *to)
+static cv_kind_t kind_of(const cv_xml_node_t *st)
 {
-    const char *name = r->st->name;
-    if (!to->local) {
-        /* Addressed to the server itself. */
-        if (!strcmp(name, "iq"))
-            server_iq(r);
-        else if (!strcmp(name, "message") && !is_type(r, "error") && !is_type(r, "headline"))
-            bounce(r, CV_STE_SERVICE_UNAVAILABLE, NULL);
+    if (!strcmp(st->name, "message"))
+        return CV_KIND_MESSAGE;
+    return !strcmp(st->name, "iq") ? CV_KIND_IQ : CV_KIND_PRESENCE;
+}
+
+/* Gathers what the rules need about the recipient `to` (NULL: no 'to'). */
+static void gather(route_t *r, const cv_jid_t *to, cv_rules_in_t *in, resources_t *res)
+{
+    cv_c2s_t *s = r->sender;
+    in->kind = kind_of(r->st);
+    in->type = cv_rules_type(in->kind, r->type);
+    if (!to) {
+        in->to_absent = 1;
+        to = &s->jid; /* a message without 'to' goes to the sender's own account */
+    } else if (!cv_config_host(r->srv->config, to->domain)) {
+        in->to_remote = 1;
+        return;
+    } else if (!to->local) {
+        in->to_server = 1;
         return;
     }
-    if (!strcmp(name, "message")) {
-        if (to->resource)
-            message_to_full(r, to);
-        else
-            message_to_bare(r, to);
-    } else if (!strcmp(name, "iq")) {
-        if (!to->resource && r->sender->user && !strcmp(to->local, r->sender->user))
-            server_iq(r); /* to the sender's own bare JID: the server answers (§10.3.3) */
-        else
-            iq_to_user(r, to);
-    } else {
-        presence_to_user(r, to);
+    in->to_own_bare = !in->to_absent && !to->resource && !strcmp(to->local, s->user) &&
+                      !strcmp(to->domain, s->host);
+    in->to_full = !in->to_absent && to->resource != NULL;
+    cv_sessions_visit_bare(r->srv->sessions, to, collect, res);
+    for (size_t i = 0; i < res->n; i++) {
+        cv_c2s_t *t = res->found[i];
+        if (in->to_full && !strcmp(t->jid.resource, to->resource))
+            in->resource_bound = 1;
+        if (is_available(t)) {
+            in->available = 1;
+            if (priority_of(t) >= 0)
+                in->nonnegative = 1;
+        }
     }
+    /* Sessions prove the account; only without any is the store asked. */
+    in->account_exists =
+        res->n > 0 || cv_store_account_exists(r->srv->store, to->domain, to->local) == 0;
 }
 
 static void route(route_t *r)
 {
     const char *to_attr = cv_xml_attr(r->st, "to");
     cv_jid_t to = CV_JID_INIT;
+    cv_rules_in_t in;
+    resources_t res = {{NULL}, 0};
+    cv_c2s_t *targets[ROUTE_MAX_RESOURCES];
 
-    if (!to_attr) {
-        /* RFC 6120 §10.3: no 'to' means the sender's own account, handled by the server. */
-        if (!strcmp(r->st->name, "presence"))
-            presence_broadcast(r);
-        else if (!strcmp(r->st->name, "iq"))
-            server_iq(r);
-        else {
-            /* A message to oneself: the sender's bare JID (a view, nothing to free). */
-            cv_jid_t own = {r->sender->jid.local, r->sender->jid.domain, NULL, NULL};
-            route_local(r, &own);
-        }
-        return;
-    }
-    if (cv_jid_parse(&to, to_attr, strlen(to_attr)) < 0) {
+    memset(&in, 0, sizeof in);
+    if (to_attr && cv_jid_parse(&to, to_attr, strlen(to_attr)) < 0) {
         bounce(r, CV_STE_JID_MALFORMED, NULL);
         return;
     }
-    if (cv_config_host(r->srv->config, to.domain)) {
-        route_local(r, &to);
-    } else {
+    gather(r, to_attr ? &to : NULL, &in, &res);
+    cv_rule_t rule = cv_rules_decide(&in, 0);
+    switch (rule.action) {
+    case CV_RULE_DROP: break;
+    case CV_RULE_BOUNCE: bounce(r, rule.error, NULL); break;
+    case CV_RULE_SERVER:
+        if (in.kind == CV_KIND_IQ)
+            server_iq(r);
+        /* Subscription and probe presence are handled once rosters exist. */
+        break;
+    case CV_RULE_BROADCAST: presence_broadcast(r); break;
+    case CV_RULE_OFFLINE: bounce(r, CV_STE_SERVICE_UNAVAILABLE, "the recipient is offline"); break;
+    case CV_RULE_REMOTE:
         /* Federation is not there yet: RFC 6120 §10.4.3. */
         bounce(r, CV_STE_REMOTE_SERVER_NOT_FOUND, NULL);
+        break;
+    default: deliver_all(r, targets, pick(rule.action, &res, to.resource, targets)); break;
     }
+    resources_release(&res);
     cv_jid_free(&to);
 }
 
