@@ -1,0 +1,108 @@
+"""In-band registration (XEP-0077): creating an account, conflicts, changing the password,
+cancelling the account, and the feature being off by default."""
+
+import xml.etree.ElementTree as ET
+
+from slixmpp.exceptions import IqError
+
+from harness import (HOST, NS_REGISTER, NS_REGISTER_FEATURE, check, login, login_fails, q,
+                     raw_connect, show, stanza_error)
+
+
+def register_body(user, password):
+    return ("<query xmlns='%s'><username>%s</username><password>%s</password></query>"
+            % (NS_REGISTER, user, password))
+
+
+async def client_register_iq(c, body, timeout=5):
+    """Sends an iq set carrying body from a slixmpp client; returns the answer (an error
+    answer is returned, not raised)."""
+    iq = c.Iq()
+    iq['type'] = 'set'
+    iq['to'] = HOST
+    iq.append(ET.fromstring(body))
+    try:
+        return await iq.send(timeout=timeout)
+    except IqError as e:
+        return e.iq
+
+
+async def test_register_login_change_cancel(ctx):
+    srv = await ctx.server(sets={'registration.enabled': 'true'})
+
+    r = await raw_connect(ctx, srv.tls_port, tls=True)
+    feats = await r.open()
+    check(feats.find(q(NS_REGISTER_FEATURE, 'register')) is not None,
+          'register feature missing with registration on: %s' % show(feats))
+    form = await r.iq("<query xmlns='%s'/>" % NS_REGISTER)
+    check(form.get('type') == 'result', 'registration form request: %s' % show(form))
+    query = form.find(q(NS_REGISTER, 'query'))
+    check(query is not None and query.find(q(NS_REGISTER, 'username')) is not None
+          and query.find(q(NS_REGISTER, 'password')) is not None,
+          'form lacks username/password: %s' % show(form))
+
+    res = await r.iq(register_body('newbie', 'first-pass-1'), type_='set')
+    check(res.get('type') == 'result', 'registration failed: %s' % show(res))
+    res = await r.iq(register_body('newbie', 'other-pass-2'), type_='set')
+    check(stanza_error(res) == ('cancel', 'conflict'),
+          'second registration of the same name: %s' % show(res))
+    # Case-folded names are the same account (RFC 7622 localpart preparation).
+    res = await r.iq(register_body('NewBie', 'other-pass-2'), type_='set')
+    check(stanza_error(res) == ('cancel', 'conflict'),
+          'registration of NewBie after newbie: %s' % show(res))
+    res = await r.iq(register_body('shorty', 'abc'), type_='set')
+    check(stanza_error(res) is not None and stanza_error(res)[1] == 'not-acceptable',
+          'password shorter than registration.min_password_length: %s' % show(res))
+    r.close()
+
+    jid = 'newbie@' + HOST
+    f = await login_fails(ctx, srv.starttls_port, 'shorty@' + HOST, 'abc', mech='SCRAM-SHA-256')
+    check(f[:1] == ['not-authorized'], 'refused registration still created an account: %s' % f)
+
+    c = await login(ctx, srv.starttls_port, jid + '/r1', 'first-pass-1', mech='SCRAM-SHA-256')
+    await c.ping_server()
+    res = await client_register_iq(c, register_body('newbie', 'second-pass-3'))
+    check(res['type'] == 'result', 'password change: %s' % res)
+    await c.ping_server()
+    c.close()
+
+    f = await login_fails(ctx, srv.starttls_port, jid, 'first-pass-1', mech='SCRAM-SHA-256')
+    check(f[:1] == ['not-authorized'], 'old password after change: %s' % f)
+    c = await login(ctx, srv.starttls_port, jid + '/r2', 'second-pass-3', mech='SCRAM-SHA-1')
+    await c.ping_server()
+
+    # Someone else's password cannot be changed.
+    res = await client_register_iq(c, register_body('admin', 'takeover-pass'))
+    check(res['type'] == 'error', 'changing another user\'s password: %s' % res)
+
+    res = await client_register_iq(c, "<query xmlns='%s'><remove/></query>" % NS_REGISTER)
+    check(res['type'] == 'result', 'account removal: %s' % res)
+
+    f = await login_fails(ctx, srv.starttls_port, jid, 'second-pass-3', mech='SCRAM-SHA-256')
+    check(f[:1] == ['not-authorized'], 'login after cancel: %s' % f)
+    f = await login_fails(ctx, srv.tls_port, jid, 'second-pass-3', mech='PLAIN',
+                          direct_tls=True)
+    check(f[:1] == ['not-authorized'], 'PLAIN login after cancel: %s' % f)
+
+
+async def test_registration_off_by_default(ctx):
+    srv = await ctx.server(users={'alice': 'wonderland1'})
+    r = await raw_connect(ctx, srv.tls_port, tls=True)
+    feats = await r.open()
+    check(feats.find(q(NS_REGISTER_FEATURE, 'register')) is None,
+          'register feature offered with registration off: %s' % show(feats))
+    res = await r.iq("<query xmlns='%s'/>" % NS_REGISTER)
+    check(stanza_error(res) == ('cancel', 'service-unavailable'),
+          'registration form with registration off: %s' % show(res))
+    res = await r.iq(register_body('intruder', 'intruder-pass'), type_='set')
+    check(stanza_error(res) == ('cancel', 'service-unavailable'),
+          'registration with registration off: %s' % show(res))
+    r.close()
+    f = await login_fails(ctx, srv.tls_port, 'intruder@' + HOST, 'intruder-pass',
+                          mech='PLAIN', direct_tls=True)
+    check(f[:1] == ['not-authorized'], 'refused registration created an account: %s' % f)
+    # A logged-in user may still change the password with registration off.
+    c = await login(ctx, srv.tls_port, 'alice@' + HOST, 'wonderland1', mech='SCRAM-SHA-256',
+                    direct_tls=True)
+    res = await client_register_iq(c, register_body('alice', 'looking-glass2'))
+    check(res['type'] == 'result', 'password change with registration off: %s' % res)

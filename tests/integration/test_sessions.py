@@ -1,0 +1,75 @@
+"""Session lifetime: a resource bound twice (RFC 6120 §7.7.2.2), throttling of failed logins,
+and the shutdown on SIGTERM."""
+
+import asyncio
+import signal
+
+from harness import HOST, check, login, login_fails, raw_connect
+
+USERS = {'alice': 'wonderland1'}
+ALICE = 'alice@' + HOST
+
+
+async def test_resource_conflict_replaces_old_session(ctx):
+    srv = await ctx.server(users=USERS)
+    first = await login(ctx, srv.starttls_port, ALICE + '/same', USERS['alice'],
+                        mech='SCRAM-SHA-256')
+    await first.ping_server()
+    second = await login(ctx, srv.tls_port, ALICE + '/same', USERS['alice'],
+                         mech='SCRAM-SHA-256', direct_tls=True)
+    check(str(second.boundjid) == ALICE + '/same', 'second bound %s' % second.boundjid)
+    try:
+        await asyncio.wait_for(asyncio.shield(first.gone), 5)
+    except asyncio.TimeoutError:
+        raise AssertionError('first session still connected 5 s after the second bound the '
+                             'same resource (stream errors %s)' % first.stream_errors)
+    check(first.stream_errors == ['conflict'], 'first session got stream errors %s'
+          % first.stream_errors)
+    await second.ping_server()
+    check(second.stream_errors == [], 'second session got %s' % second.stream_errors)
+
+    # A third login on another resource leaves the second alone.
+    third = await login(ctx, srv.starttls_port, ALICE + '/other', USERS['alice'],
+                        mech='SCRAM-SHA-1')
+    await third.ping_server()
+    await second.ping_server()
+
+
+async def test_failed_logins_throttled_per_ip(ctx):
+    srv = await ctx.server(users=USERS, sets={'auth.max_failures_per_ip': '3'})
+    for i in range(3):
+        f = await login_fails(ctx, srv.starttls_port, ALICE, 'wrong-%d' % i,
+                              mech='SCRAM-SHA-256')
+        check(f[:1] == ['not-authorized'], 'failed login %d: %s' % (i + 1, f))
+    f = await login_fails(ctx, srv.starttls_port, ALICE, USERS['alice'], mech='SCRAM-SHA-256')
+    check(f[:1] == ['temporary-auth-failure'],
+          '4th login (right password) after 3 failures from 127.0.0.1: %s' % f)
+    # Another account from the same address is throttled too: the limit is per address.
+    f = await login_fails(ctx, srv.tls_port, 'bob@' + HOST, 'whatever-1', mech='PLAIN',
+                          direct_tls=True)
+    check(f[:1] == ['temporary-auth-failure'], 'other account from the same IP: %s' % f)
+
+
+async def test_sigterm_shuts_down_cleanly(ctx):
+    srv = await ctx.server(users=USERS)
+    c = await login(ctx, srv.starttls_port, ALICE + '/desk', USERS['alice'],
+                    mech='SCRAM-SHA-256')
+    await c.ping_server()
+    # A client still negotiating gets the error too.
+    r = await raw_connect(ctx, srv.tls_port, tls=True)
+    await r.open()
+
+    srv.proc.send_signal(signal.SIGTERM)
+    cond, text, rest = await r.expect_stream_error(timeout=5)
+    check(cond == 'system-shutdown', 'negotiating client got %r (%r)' % (cond, text))
+    check(rest[:1] == ['close'] and 'eof' in rest,
+          'negotiating client: stream not closed after system-shutdown: %s' % rest)
+    try:
+        await asyncio.wait_for(asyncio.shield(c.gone), 5)
+    except asyncio.TimeoutError:
+        raise AssertionError('logged-in client still connected 5 s after SIGTERM')
+    check(c.stream_errors == ['system-shutdown'], 'logged-in client got stream errors %s'
+          % c.stream_errors)
+    rc = await srv.terminate(timeout=5, send=False)
+    check(rc is not None, 'server still running 5 s after SIGTERM')
+    check(rc == 0, 'server exited with status %d after SIGTERM' % rc)
