@@ -8,7 +8,8 @@ add_library(cv_sched STATIC router/deque.c router/sched.c router/sessions.c rout
 target_link_libraries(cv_sched PUBLIC cv_jid cv_core Threads::Threads)
 
 add_library(cv_router STATIC router/c2s.c router/c2s_auth.c router/c2s_bind.c
-            router/c2s_sessions.c router/mod_register.c router/route.c router/deliver.c)
+            router/c2s_sessions.c router/mod_register.c router/route.c router/deliver.c
+            router/iq.c router/mod_disco.c)
 target_include_directories(cv_router PRIVATE ${CMAKE_SOURCE_DIR}/net)
 target_link_libraries(cv_router PUBLIC cv_sched cv_net cv_xml cv_sasl cv_jid cv_store cv_config
                       cv_core Threads::Threads)

@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "corvid/iq.h"
 #include "corvid/log.h"
 #include "corvid/rules.h"
 #include "c2s_int.h"
@@ -140,29 +141,33 @@ static size_t pick(cv_rule_action_t action, const resources_t *res, const char *
     return n;
 }
 
-/* IQs a bound client addresses to the server or to its own bare JID. */
-static void server_iq(route_t *r)
+/* IQs the server answers: to itself, to the sender's account, or on behalf of another
+   local account (RFC 6120 §10.3.3, RFC 6121 §8.5.2.1.3). to: NULL when no 'to'. */
+static void server_iq(route_t *r, const cv_jid_t *to, int to_server)
 {
     cv_c2s_t *s = r->sender;
-    cv_xml_node_t *q = cv_xml_first_element(r->st);
+    cv_iq_t q;
 
+    memset(&q, 0, sizeof q);
+    q.srv = r->srv;
+    q.self = r->self;
+    q.sender = s;
+    q.from = &s->jid;
+    q.user = s->user;
+    q.host = s->host;
+    q.iq = r->st;
+    q.payload = cv_xml_first_element(r->st);
+    q.is_set = is_type(r, "set");
+    q.to_server = to_server;
+    /* The sender's own bare JID is "self", like no 'to' at all. */
+    if (to && !to_server &&
+        !(to->local && !strcmp(to->local, s->user) && !strcmp(to->domain, s->host)))
+        q.to = to;
     if (!cv_xml_attr(r->st, "id"))
         return bounce(r, CV_STE_BAD_REQUEST, "an iq needs an id");
-    if (!q)
-        return bounce(r, CV_STE_BAD_REQUEST, "an iq needs one child");
-    if ((!strcmp(q->ns, CV_NS_PING) && !strcmp(q->name, "ping") && is_type(r, "get")) ||
-        (!strcmp(q->ns, CV_NS_SESSION) && !strcmp(q->name, "session") && is_type(r, "set"))) {
-        (void)cv__c2s_iq_result(s, r->st);
-        return;
-    }
-    if (!strcmp(q->ns, CV_NS_REGISTER)) {
-        (void)cv__c2s_register(s, r->st, q);
-        return;
-    }
-    if (!strcmp(q->ns, CV_NS_BIND))
-        return bounce(r, CV_STE_NOT_ALLOWED, "already bound");
-    /* RFC 6120 §8.4: a namespace the server does not know. */
-    bounce(r, CV_STE_SERVICE_UNAVAILABLE, NULL);
+    if (!q.payload || cv_xml_next_element(q.payload))
+        return bounce(r, CV_STE_BAD_REQUEST, "an iq get or set has exactly one child");
+    (void)cv_iq_dispatch(&q);
 }
 
 /* Presence without 'to': the client's own availability (RFC 6121 §4.2, §4.4, §4.5). */
@@ -249,7 +254,7 @@ static void route(route_t *r)
     case CV_RULE_BOUNCE: bounce(r, rule.error, NULL); break;
     case CV_RULE_SERVER:
         if (in.kind == CV_KIND_IQ)
-            server_iq(r);
+            server_iq(r, to_attr ? &to : NULL, in.to_server);
         /* Subscription and probe presence are handled once rosters exist. */
         break;
     case CV_RULE_BROADCAST: presence_broadcast(r); break;
