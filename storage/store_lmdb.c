@@ -5,8 +5,10 @@
  * read transaction is not tied to the thread that began it and reader slots are not
  * kept per thread. Every public call is one transaction begun and finished inside the
  * call: reads take an MVCC snapshot and never wait for the writer; writes are serialized
- * by LMDB's writer lock and synced before commit returns. The layout of the named
- * databases and keys is described in docs/storage.md.
+ * by LMDB's writer lock and synced before commit returns. Account writes commit on the
+ * caller's thread; per-user data is written by the group-commit writer
+ * (storage/store_lmdb_user.c). The layout of the named databases and keys is described
+ * in docs/storage.md.
  */
 #include <errno.h>
 #include <lmdb.h>
@@ -21,11 +23,15 @@
 #include "corvid/store.h"
 #include "store_int.h"
 
-/* Version of the layout in docs/storage.md, kept in "meta" under "schema_version". */
-#define LMDB_SCHEMA_VERSION 1u
+/* Version of the layout in docs/storage.md, kept in "meta" under "schema_version".
+ * Version 2 added the per-user databases; a version 1 file is upgraded at open (its two
+ * databases are unchanged) so that builds that know nothing of the new databases, and
+ * would leave their data behind when deleting an account, refuse it. */
+#define LMDB_SCHEMA_VERSION 2u
+#define LMDB_SCHEMA_VERSION_MIN 1u
 /* Format byte that opens every account record, so fields can be added later. */
 #define LMDB_ACCOUNT_RECORD_V1 1u
-/* Named databases the environment may hold: the two of today plus the kinds planned in
+/* Named databases the environment may hold: the ten of today plus the kinds planned in
  * docs/storage.md, with room to spare; raising it later needs no migration. */
 #define LMDB_MAX_DBS 32
 /* Concurrent read transactions across the process; with MDB_NOTLS each in-flight read
@@ -34,15 +40,7 @@
 
 static const char lmdb_schema_key[] = "schema_version";
 
-typedef struct store_lmdb_s {
-    cv_store_t base; /* first member: cv_store_t * converts to store_lmdb_t * */
-    MDB_env *env;
-    /* DBI handles are opened by a committed transaction at open and then only read,
-     * which LMDB allows from any transaction on any thread. */
-    MDB_dbi dbi_meta;
-    MDB_dbi dbi_accounts;
-    size_t map_size; /* effective map size, for messages */
-} store_lmdb_t;
+typedef cv__store_lmdb_t store_lmdb_t;
 
 /* A database key: host "\0" user, or the prefix host "\0" when user is NULL. */
 typedef struct lmdb_key_s {
@@ -76,7 +74,7 @@ static int lmdb_key_make(lmdb_key_t *k, const char *host, const char *user)
  * Translates an LMDB failure that the caller did not expect (not MDB_NOTFOUND or
  * MDB_KEYEXIST where those mean something) into a CV_E* code, logging why.
  */
-static int lmdb_fail(const store_lmdb_t *s, int mrc, const char *what)
+int cv__store_lmdb_fail(const store_lmdb_t *s, int mrc, const char *what)
 {
     switch (mrc) {
     case MDB_MAP_FULL:
@@ -145,18 +143,18 @@ static int lmdb_account_create(cv_store_t *st, const char *host, const char *use
     mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (mrc != 0) {
         txn = NULL;
-        rc = lmdb_fail(s, mrc, "account create (begin)");
+        rc = cv__store_lmdb_fail(s, mrc, "account create (begin)");
         goto out;
     }
     mrc = lmdb_account_put(s, txn, &k, cred, len, MDB_NOOVERWRITE);
     if (mrc != 0) {
-        rc = mrc == MDB_KEYEXIST ? CV_EEXIST : lmdb_fail(s, mrc, "account create (put)");
+        rc = mrc == MDB_KEYEXIST ? CV_EEXIST : cv__store_lmdb_fail(s, mrc, "account create (put)");
         goto out;
     }
     mrc = mdb_txn_commit(txn);
     txn = NULL; /* commit frees the transaction whether or not it succeeds */
     if (mrc != 0) {
-        rc = lmdb_fail(s, mrc, "account create (commit)");
+        rc = cv__store_lmdb_fail(s, mrc, "account create (commit)");
         goto out;
     }
     rc = 0;
@@ -184,25 +182,26 @@ static int lmdb_account_set_cred(cv_store_t *st, const char *host, const char *u
     mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (mrc != 0) {
         txn = NULL;
-        rc = lmdb_fail(s, mrc, "account set_cred (begin)");
+        rc = cv__store_lmdb_fail(s, mrc, "account set_cred (begin)");
         goto out;
     }
     /* The existence check and the write share the writer's transaction, so no delete
      * can slip between them. */
     mrc = mdb_get(txn, s->dbi_accounts, &k.val, &old);
     if (mrc != 0) {
-        rc = mrc == MDB_NOTFOUND ? CV_ENOTFOUND : lmdb_fail(s, mrc, "account set_cred (get)");
+        rc = mrc == MDB_NOTFOUND ? CV_ENOTFOUND
+                                 : cv__store_lmdb_fail(s, mrc, "account set_cred (get)");
         goto out;
     }
     mrc = lmdb_account_put(s, txn, &k, cred, len, 0);
     if (mrc != 0) {
-        rc = lmdb_fail(s, mrc, "account set_cred (put)");
+        rc = cv__store_lmdb_fail(s, mrc, "account set_cred (put)");
         goto out;
     }
     mrc = mdb_txn_commit(txn);
     txn = NULL;
     if (mrc != 0) {
-        rc = lmdb_fail(s, mrc, "account set_cred (commit)");
+        rc = cv__store_lmdb_fail(s, mrc, "account set_cred (commit)");
         goto out;
     }
     rc = 0;
@@ -231,12 +230,12 @@ static int lmdb_account_read(store_lmdb_t *s, const char *host, const char *user
     mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (mrc != 0) {
         txn = NULL;
-        rc = lmdb_fail(s, mrc, "account read (begin)");
+        rc = cv__store_lmdb_fail(s, mrc, "account read (begin)");
         goto out;
     }
     mrc = mdb_get(txn, s->dbi_accounts, &k.val, &v);
     if (mrc != 0) {
-        rc = mrc == MDB_NOTFOUND ? CV_ENOTFOUND : lmdb_fail(s, mrc, "account read (get)");
+        rc = mrc == MDB_NOTFOUND ? CV_ENOTFOUND : cv__store_lmdb_fail(s, mrc, "account read (get)");
         goto out;
     }
     rc = lmdb_account_decode(&v, &blob, &blen);
@@ -283,18 +282,24 @@ static int lmdb_account_delete(cv_store_t *st, const char *host, const char *use
     mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (mrc != 0) {
         txn = NULL;
-        rc = lmdb_fail(s, mrc, "account delete (begin)");
+        rc = cv__store_lmdb_fail(s, mrc, "account delete (begin)");
         goto out;
     }
     mrc = mdb_del(txn, s->dbi_accounts, &k.val, NULL);
     if (mrc != 0) {
-        rc = mrc == MDB_NOTFOUND ? CV_ENOTFOUND : lmdb_fail(s, mrc, "account delete (del)");
+        rc = mrc == MDB_NOTFOUND ? CV_ENOTFOUND
+                                 : cv__store_lmdb_fail(s, mrc, "account delete (del)");
         goto out;
     }
+    /* The account and its data go in one transaction: no crash leaves data whose owner
+     * is gone, to be inherited by a later account of the same name. */
+    rc = cv__store_lmdb_user_purge(s, txn, host, user);
+    if (rc < 0)
+        goto out;
     mrc = mdb_txn_commit(txn);
     txn = NULL;
     if (mrc != 0) {
-        rc = lmdb_fail(s, mrc, "account delete (commit)");
+        rc = cv__store_lmdb_fail(s, mrc, "account delete (commit)");
         goto out;
     }
     rc = 0;
@@ -330,13 +335,13 @@ static int lmdb_account_walk(store_lmdb_t *s, const char *host,
     mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (mrc != 0) {
         txn = NULL;
-        rc = lmdb_fail(s, mrc, "account list (begin)");
+        rc = cv__store_lmdb_fail(s, mrc, "account list (begin)");
         goto out;
     }
     mrc = mdb_cursor_open(txn, s->dbi_accounts, &cur);
     if (mrc != 0) {
         cur = NULL;
-        rc = lmdb_fail(s, mrc, "account list (cursor)");
+        rc = cv__store_lmdb_fail(s, mrc, "account list (cursor)");
         goto out;
     }
     k = prefix.val;
@@ -364,7 +369,7 @@ static int lmdb_account_walk(store_lmdb_t *s, const char *host,
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     if (mrc != 0 && mrc != MDB_NOTFOUND) {
-        rc = lmdb_fail(s, mrc, "account list (next)");
+        rc = cv__store_lmdb_fail(s, mrc, "account list (next)");
         goto out;
     }
     rc = 0;
@@ -436,11 +441,22 @@ out:
     return rc;
 }
 
-/* Opens the named databases and checks or writes the schema version, in one write
- * transaction so a crash never leaves a half-initialized environment. */
-static int lmdb_init_dbs(store_lmdb_t *s, const char *dir)
+static int lmdb_schema_put(store_lmdb_t *s, MDB_txn *txn, MDB_val *k)
 {
     unsigned char ver[4];
+    MDB_val v = {.mv_size = sizeof ver, .mv_data = ver};
+
+    ver[0] = (unsigned char)(LMDB_SCHEMA_VERSION >> 24);
+    ver[1] = (unsigned char)(LMDB_SCHEMA_VERSION >> 16);
+    ver[2] = (unsigned char)(LMDB_SCHEMA_VERSION >> 8);
+    ver[3] = (unsigned char)LMDB_SCHEMA_VERSION;
+    return mdb_put(txn, s->dbi_meta, k, &v, 0);
+}
+
+/* Opens the named databases and checks, upgrades or writes the schema version, in one
+ * write transaction so a crash never leaves a half-initialized environment. */
+static int lmdb_init_dbs(store_lmdb_t *s, const char *dir)
+{
     MDB_txn *txn = NULL;
     MDB_val k = {.mv_size = sizeof lmdb_schema_key - 1, .mv_data = (void *)lmdb_schema_key};
     MDB_val v;
@@ -451,31 +467,27 @@ static int lmdb_init_dbs(store_lmdb_t *s, const char *dir)
     mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (mrc != 0) {
         txn = NULL;
-        rc = lmdb_fail(s, mrc, "open (begin)");
+        rc = cv__store_lmdb_fail(s, mrc, "open (begin)");
         goto out;
     }
     mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->dbi_meta);
     if (mrc == 0)
         mrc = mdb_dbi_open(txn, "accounts", MDB_CREATE, &s->dbi_accounts);
+    for (int i = 0; mrc == 0 && i < CV__LMDB_USER_DBS; i++)
+        mrc = mdb_dbi_open(txn, cv__store_lmdb_user_db_names[i], MDB_CREATE, &s->dbi_user[i]);
     if (mrc != 0) {
-        rc = lmdb_fail(s, mrc, "open (named databases)");
+        rc = cv__store_lmdb_fail(s, mrc, "open (named databases)");
         goto out;
     }
     mrc = mdb_get(txn, s->dbi_meta, &k, &v);
     if (mrc == MDB_NOTFOUND) {
-        ver[0] = (unsigned char)(LMDB_SCHEMA_VERSION >> 24);
-        ver[1] = (unsigned char)(LMDB_SCHEMA_VERSION >> 16);
-        ver[2] = (unsigned char)(LMDB_SCHEMA_VERSION >> 8);
-        ver[3] = (unsigned char)LMDB_SCHEMA_VERSION;
-        v.mv_size = sizeof ver;
-        v.mv_data = ver;
-        mrc = mdb_put(txn, s->dbi_meta, &k, &v, MDB_NOOVERWRITE);
+        mrc = lmdb_schema_put(s, txn, &k);
         if (mrc != 0) {
-            rc = lmdb_fail(s, mrc, "open (write schema version)");
+            rc = cv__store_lmdb_fail(s, mrc, "open (write schema version)");
             goto out;
         }
     } else if (mrc != 0) {
-        rc = lmdb_fail(s, mrc, "open (read schema version)");
+        rc = cv__store_lmdb_fail(s, mrc, "open (read schema version)");
         goto out;
     } else {
         const unsigned char *p = v.mv_data;
@@ -485,18 +497,29 @@ static int lmdb_init_dbs(store_lmdb_t *s, const char *dir)
             goto out;
         }
         have = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-        if (have != LMDB_SCHEMA_VERSION) {
-            cv_error("storage: %s has schema version %u, this build reads version %u%s", dir,
-                     (unsigned)have, LMDB_SCHEMA_VERSION,
+        if (have < LMDB_SCHEMA_VERSION_MIN || have > LMDB_SCHEMA_VERSION) {
+            cv_error("storage: %s has schema version %u, this build reads versions %u to %u%s", dir,
+                     (unsigned)have, LMDB_SCHEMA_VERSION_MIN, LMDB_SCHEMA_VERSION,
                      have > LMDB_SCHEMA_VERSION ? " (written by a newer Corvid)" : "");
             rc = CV_ESTORE;
             goto out;
+        }
+        /* Older layouts are subsets of this one: the databases just created complete
+         * them, and the new version number commits with them. */
+        if (have < LMDB_SCHEMA_VERSION) {
+            mrc = lmdb_schema_put(s, txn, &k);
+            if (mrc != 0) {
+                rc = cv__store_lmdb_fail(s, mrc, "open (upgrade schema version)");
+                goto out;
+            }
+            cv_info("storage: %s upgraded from schema version %u to %u", dir, (unsigned)have,
+                    LMDB_SCHEMA_VERSION);
         }
     }
     mrc = mdb_txn_commit(txn);
     txn = NULL;
     if (mrc != 0) {
-        rc = lmdb_fail(s, mrc, "open (commit)");
+        rc = cv__store_lmdb_fail(s, mrc, "open (commit)");
         goto out;
     }
     rc = 0;
@@ -510,6 +533,8 @@ static void lmdb_close(cv_store_t *st)
 {
     store_lmdb_t *s = lmdb_of(st);
 
+    /* Pending writes complete (and their callbacks run) before the environment goes. */
+    cv__store_writer_stop(&s->writer);
     if (s->env != NULL)
         mdb_env_close(s->env);
     free(s);
@@ -536,7 +561,7 @@ static int lmdb_open(cv_store_t **out, const cv_store_opts_t *opts)
     mrc = mdb_env_create(&s->env);
     if (mrc != 0) {
         s->env = NULL;
-        rc = lmdb_fail(s, mrc, "open (create environment)");
+        rc = cv__store_lmdb_fail(s, mrc, "open (create environment)");
         goto out;
     }
     mrc = mdb_env_set_maxdbs(s->env, LMDB_MAX_DBS);
@@ -545,7 +570,7 @@ static int lmdb_open(cv_store_t **out, const cv_store_opts_t *opts)
     if (mrc == 0 && opts->map_size != 0)
         mrc = mdb_env_set_mapsize(s->env, opts->map_size);
     if (mrc != 0) {
-        rc = lmdb_fail(s, mrc, "open (configure environment)");
+        rc = cv__store_lmdb_fail(s, mrc, "open (configure environment)");
         goto out;
     }
     mrc = mdb_env_open(s->env, opts->dir, MDB_NOTLS, 0600);
@@ -557,7 +582,7 @@ static int lmdb_open(cv_store_t **out, const cv_store_opts_t *opts)
     /* The map size may exceed the request when the file is already bigger. */
     mrc = mdb_env_info(s->env, &info);
     if (mrc != 0) {
-        rc = lmdb_fail(s, mrc, "open (environment info)");
+        rc = cv__store_lmdb_fail(s, mrc, "open (environment info)");
         goto out;
     }
     s->map_size = info.me_mapsize;
@@ -572,12 +597,15 @@ static int lmdb_open(cv_store_t **out, const cv_store_opts_t *opts)
     /* Reader slots of processes that died while reading would pin old pages forever. */
     mrc = mdb_reader_check(s->env, &dead);
     if (mrc != 0) {
-        rc = lmdb_fail(s, mrc, "open (reader check)");
+        rc = cv__store_lmdb_fail(s, mrc, "open (reader check)");
         goto out;
     }
     if (dead > 0)
         cv_warn("storage: cleared %d stale LMDB reader slot(s) in %s", dead, opts->dir);
     rc = lmdb_init_dbs(s, opts->dir);
+    if (rc < 0)
+        goto out;
+    rc = cv__store_writer_start(&s->writer, cv__store_lmdb_run_batch, s);
     if (rc < 0)
         goto out;
     cv_info("storage: LMDB environment %s open, map size %zu bytes", opts->dir, s->map_size);
@@ -600,4 +628,21 @@ const cv__store_ops_t cv__store_lmdb_ops = {
     .account_delete = lmdb_account_delete,
     .account_list = lmdb_account_list,
     .account_count = lmdb_account_count,
+    .roster_get = cv__store_lmdb_roster_get,
+    .roster_meta = cv__store_lmdb_roster_meta,
+    .roster_get_item = cv__store_lmdb_roster_get_item,
+    .offline_fetch = cv__store_lmdb_offline_fetch,
+    .offline_count = cv__store_lmdb_offline_count,
+    .blob_get = cv__store_lmdb_blob_get,
+    .block_list = cv__store_lmdb_block_list,
+    .block_contains = cv__store_lmdb_block_contains,
+    .last_get = cv__store_lmdb_last_get,
+    .roster_put = cv__store_lmdb_roster_put,
+    .roster_remove = cv__store_lmdb_roster_remove,
+    .offline_push = cv__store_lmdb_offline_push,
+    .offline_delete_upto = cv__store_lmdb_offline_delete_upto,
+    .blob_set = cv__store_lmdb_blob_set,
+    .block_add = cv__store_lmdb_block_add,
+    .block_remove = cv__store_lmdb_block_remove,
+    .last_set = cv__store_lmdb_last_set,
 };
