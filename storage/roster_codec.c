@@ -16,7 +16,10 @@
 #define ROSTER_FLAG_ASK 0x04u
 #define ROSTER_FLAG_APPROVED 0x08u
 #define ROSTER_FLAG_PENDING_IN 0x10u
-#define ROSTER_FLAG_KNOWN 0x1fu
+/* Set for a record that only keeps an unanswered request from a stranger (RFC 6121
+   §3.1.3): inverted so that a record without the bit is a roster item. */
+#define ROSTER_FLAG_NOT_IN_ROSTER 0x20u
+#define ROSTER_FLAG_KNOWN 0x3fu
 
 static const char *roster_str(const char *s)
 {
@@ -83,6 +86,8 @@ void cv__store_roster_encode(const cv_store_roster_item_t *item, unsigned char *
         flags |= ROSTER_FLAG_APPROVED;
     if (item->pending_in)
         flags |= ROSTER_FLAG_PENDING_IN;
+    if (!item->in_roster)
+        flags |= ROSTER_FLAG_NOT_IN_ROSTER;
     out[0] = ROSTER_RECORD_V1;
     out[1] = (unsigned char)flags;
     out = roster_put_str(out + 2, item->name);
@@ -125,6 +130,7 @@ int cv__store_roster_decode(const void *rec, size_t len, const char *contact,
     item->ask = (p[1] & ROSTER_FLAG_ASK) != 0;
     item->approved = (p[1] & ROSTER_FLAG_APPROVED) != 0;
     item->pending_in = (p[1] & ROSTER_FLAG_PENDING_IN) != 0;
+    item->in_roster = (p[1] & ROSTER_FLAG_NOT_IN_ROSTER) == 0;
     if (roster_get_str(p, len, &pos, &item->name) < 0 ||
         roster_get_str(p, len, &pos, &item->pending_status) < 0 || len - pos < 2)
         goto out;

@@ -441,12 +441,15 @@ static int store_block_remove(cv_store_t *st, const char *host, const char *user
 int cv_store_block_remove(cv_store_t *st, const char *host, const char *user,
                           const char *const *jids, size_t n, size_t *removed)
 {
-    static const char *const none[1] = {NULL};
-
     if (!store_user_ok(st, host, user) || !store_jids_ok(jids, n))
         return CV_EINVAL;
-    /* NULL means "all" to the backend; an empty list must not. */
-    return store_block_remove(st, host, user, jids != NULL ? jids : none, n, removed);
+    /* NULL means "all" to the backend: an empty list must not get there. */
+    if (n == 0) {
+        if (removed != NULL)
+            *removed = 0;
+        return 0;
+    }
+    return store_block_remove(st, host, user, jids, n, removed);
 }
 
 int cv_store_block_clear(cv_store_t *st, const char *host, const char *user, size_t *removed)

@@ -27,7 +27,9 @@ typedef int (*cv__store_jid_cb)(void *ctx, const char *jid);
 /*
  * Per-user writes are asynchronous at this level: the backend copies its arguments and
  * returns 0 (cb will run exactly once, see cv_store_done_fn) or a code (cb never runs).
- * store.c builds the blocking calls on top of them.
+ * store.c builds the blocking calls on top of them. Only offline_delete_upto and
+ * block_remove may run cb before returning, on the caller's thread, when there is
+ * nothing to do; store.c exposes them only as blocking calls.
  */
 typedef struct cv__store_ops_s {
     const char *name; /* what cv_store_opts_t.backend selects */

@@ -693,12 +693,14 @@ int cv__store_lmdb_blob_set(cv_store_t *st, const char *host, const char *user, 
     return ureq_submit(s, r, cb, ctx);
 }
 
-/* Builds a blocklist request holding the JIDs; every JID's key must fit. */
+/* Builds a blocklist request holding the JIDs. A JID whose key would not fit makes an
+ * add fail with CV_ELIMIT; a removal skips it, since no such entry can exist. */
 static int block_req(store_lmdb_t *s, int op, const char *host, const char *user,
                      const char *const *jids, size_t n, ureq_t **out)
 {
     unsigned char *p;
     size_t vlen = 0;
+    size_t kept = 0;
     ukey_t k;
     int rc;
 
@@ -707,22 +709,28 @@ static int block_req(store_lmdb_t *s, int op, const char *host, const char *user
         return rc;
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(jids[i]);
-        if (k.plen + len > sizeof k.b)
-            return CV_ELIMIT;
+        if (k.plen + len > sizeof k.b) {
+            if (op == OP_BLOCK_ADD)
+                return CV_ELIMIT;
+            continue;
+        }
         vlen += 2 + len;
     }
     rc = ureq_new(op, s->dbi_user[CV__LMDB_DB_BLOCKLIST], &k, vlen, out);
     if (rc < 0)
         return rc;
-    (*out)->nitems = n;
     p = ureq_val(*out);
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(jids[i]);
+        if (k.plen + len > sizeof k.b)
+            continue;
         p[0] = (unsigned char)(len >> 8);
         p[1] = (unsigned char)len;
         memcpy(p + 2, jids[i], len);
         p += 2 + len;
+        kept++;
     }
+    (*out)->nitems = kept;
     return 0;
 }
 
@@ -750,7 +758,7 @@ int cv__store_lmdb_block_remove(cv_store_t *st, const char *host, const char *us
 
     rc = block_req(s, jids != NULL ? OP_BLOCK_REMOVE : OP_BLOCK_CLEAR, host, user, jids,
                    jids != NULL ? n : 0, &r);
-    /* Keys that cannot exist cannot be removed: nothing to do. */
+    /* A user whose keys cannot exist has nothing to remove. */
     if (rc == CV_ELIMIT) {
         cb(ctx, 0, 0);
         return 0;

@@ -30,9 +30,9 @@
  * account returns CV_ELIMIT, and looking one up returns CV_ENOTFOUND since it cannot
  * exist. Per-user data is keyed by (host, user) and, in LMDB, a key also holds the
  * item's own name (contact JID, blocked JID, private element): host + user + that name
- * + 2 must stay within CV_STORE_LMDB_KEY_MAX. A write beyond it returns CV_ELIMIT, a
- * lookup CV_ENOTFOUND. Per-user data can only be written for an existing account
- * (CV_ENOTFOUND otherwise) and is deleted with it by cv_store_account_delete().
+ * + 2 separators must stay within LMDB's key bound (CV_STORE_LMDB_KEY_MAX + 1 bytes). A
+ * write beyond it returns CV_ELIMIT, a lookup CV_ENOTFOUND. Per-user data can only be written for
+ * an existing account (CV_ENOTFOUND otherwise) and is deleted with it by cv_store_account_delete().
  */
 #ifndef CORVID_STORE_H
 #define CORVID_STORE_H
@@ -178,6 +178,8 @@ typedef struct cv_store_roster_item_s {
     bool ask;        /* an outbound subscribe is pending (ask="subscribe") */
     bool approved;   /* the user pre-approved the contact's subscription */
     bool pending_in; /* an inbound subscription request waits for the user's answer */
+    bool in_roster;  /* false for a record that only keeps a stranger's pending request
+                        (RFC 6121 §3.1.3): not shown in the roster */
 } cv_store_roster_item_t;
 
 /*
@@ -215,7 +217,7 @@ int cv_store_roster_get_item(cv_store_t *st, const char *host, const char *user,
  * it returns 0 the change is durable and *new_ver (if not NULL) is the new version.
  * The store copies the item before returning; the caller keeps its memory.
  * Thread: any. Returns 0, CV_ENOTFOUND (no such account), CV_EINVAL (empty contact,
- * string with a NUL, bad sub), CV_ELIMIT (text or groups beyond the bounds above, key
+ * bad sub, NULL groups with ngroups > 0), CV_ELIMIT (text or groups beyond the bounds above, key
  * too long, database full), CV_AGAIN (writer queue full), CV_ENOMEM, CV_ESTORE.
  */
 int cv_store_roster_put(cv_store_t *st, const char *host, const char *user,
