@@ -172,6 +172,7 @@ class Server:
         pending = list(ports)
         while pending:
             if self.proc.poll() is not None:
+                self.stopped_rc = self.proc.returncode
                 raise AssertionError('server exited with status %d during start-up'
                                      % self.proc.returncode)
             if time.monotonic() > deadline:
@@ -320,10 +321,6 @@ def server_end_point(der):
 
 # --------------------------------------------------------------------------------------
 # Raw XMPP over a socket
-
-
-class StreamClosed(Exception):
-    pass
 
 
 class Raw:

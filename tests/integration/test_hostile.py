@@ -84,6 +84,13 @@ async def test_hostile_input(ctx):
         # d) oversized stanza before authentication
         ('oversized stanza before auth', case_after_open,
          "<message to='a@localhost'><body>%s</body></message>" % body, 'policy-violation'),
+        # The other parser limits (limits.max_depth 32, limits.max_attributes 64).
+        ('nesting too deep', case_after_open,
+         "<message to='a@localhost'>" + '<x>' * 40 + '</x>' * 40 + '</message>',
+         'policy-violation'),
+        ('too many attributes', case_after_open,
+         "<message to='a@localhost' %s/>" % ' '.join("a%d='1'" % i for i in range(100)),
+         'policy-violation'),
         # e) wrong namespaces, host, version
         ('wrong stream namespace', case_before_open,
          header(stream_ns='http://example.com/not-streams'), 'invalid-namespace'),
