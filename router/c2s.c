@@ -418,18 +418,36 @@ static int c2s_data(cv_conn_t *c, const char *data, size_t len)
     return 0;
 }
 
+/* RFC 6121 §4.5.2: a session that ends gets unavailable presence sent for it. Its actor
+   does it, after the stanzas still queued for it, by routing a synthetic
+   <presence type='unavailable'/> like one the client sent. */
+static void gone_to_actor(cv_c2s_t *s)
+{
+    cv_stanza_t *st = NULL;
+    if (cv_stanza_new(&st, "presence", CV_NS_CLIENT) < 0 ||
+        cv_stanza_set_attr(st, cv_stanza_root(st), "type", "unavailable") < 0) {
+        cv_stanza_free(st);
+        return;
+    }
+    cv__route_enqueue(s, st);
+}
+
 static void c2s_close(cv_conn_t *c)
 {
     cv_c2s_t *s = cv_net_conn_user(c);
     if (!s)
         return;
     cv_debug("c2s %s: closed", cv_net_conn_peer(c));
+    /* Out of the table and unavailable at once, so routers stop choosing it; what they
+       chose already falls back to offline storage (deliver.c). */
     cv__c2s_sessions_unbind(s);
+    atomic_store_explicit(&s->available, 0, memory_order_relaxed);
+    if (s->routed)
+        gone_to_actor(s);
     cv_xml_stream_destroy(s->xml);
     s->xml = NULL;
     cv__c2s_auth_free(s);
-    free(s->user);
-    s->user = NULL;
+    /* user and jid stay until the last reference: the actor may still route for it. */
     s->phase = CV_C2S_CLOSED;
     s->conn = NULL;
     cv_net_conn_set_user(c, NULL);

@@ -68,6 +68,16 @@ typedef struct cv_c2s_s {
        value only picks the resources of a moment earlier. */
     atomic_int available;
     atomic_int priority;
+    atomic_int roster_requested; /* asked for the roster: gets roster pushes (RFC 6121 §2.1.6) */
+    /* The last available presence broadcast by this session, serialized: the answer to
+       probes and to contacts' initial presence. Read and swapped only under the shard
+       lock of this session's bare JID (cv_sessions_visit_bare). */
+    struct cv_payload_s *last_presence;
+    /* Actor only: whether initial presence was sent, and the JIDs that got directed
+       presence (RFC 6121 §4.6) and must get unavailable presence when it goes. */
+    uint8_t initial_sent;
+    char **directed;
+    size_t ndirected;
 } cv_c2s_t;
 
 /* c2s.c */
@@ -122,6 +132,16 @@ typedef struct cv_payload_s cv_payload_t;
 int cv__payload_new(const cv_xml_node_t *node, cv_payload_t **out);
 int cv__payload_deliver(cv_payload_t *p, cv_worker_t *from, cv_c2s_t *target);
 void cv__payload_release(cv_payload_t *p);
+void cv__payload_hold(cv_payload_t *p);
+/* Marks p as a chat/normal message that falls back to offline storage when its recipient
+   is gone by the time it arrives. Before the first cv__payload_deliver. */
+void cv__payload_set_offline_ok(cv_payload_t *p);
+/* A payload of ready-made bytes (e.g. a stored offline message). */
+int cv__payload_from_bytes(const void *data, size_t len, cv_payload_t **out);
+/* Sends the stanza error for st (RFC 6120 §8.3) back to its sender, unless st is an
+   error itself. st has the sender's 'from' stamped. Thread: any. */
+void cv__route_bounce(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *sender,
+                      const cv_xml_node_t *st, cv_stanza_err_t cond, const char *text);
 
 /* c2s_sessions.c */
 /* Enters s (its jid set) into the session table; a session bound to the same full JID is

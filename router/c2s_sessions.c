@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "corvid/log.h"
-#include "c2s_int.h"
+#include "roster_int.h"
 
 cv_c2s_t *cv__c2s_of_actor(cv_actor_t *a)
 {
@@ -30,6 +30,8 @@ void cv__c2s_release(cv_c2s_t *s)
 {
     /* acq_rel: the last releaser must see every write other holders made before theirs. */
     if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
+        cv__presence_free(s);
+        free(s->user);
         cv_jid_free(&s->jid);
         free(s);
     }

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "c2s_int.h"
+#include "roster_int.h"
 
 typedef struct delivery_s {
     cv_net_task_t task;
@@ -25,6 +25,10 @@ struct cv_payload_s {
     /* One per delivery in flight plus one for the creator until cv__payload_release. */
     atomic_uint refs;
     atomic_int first_used; /* the embedded delivery was taken */
+    /* A chat/normal message: if its recipient turns out to be gone, it is stored for the
+       account (RFC 6121 §8.5.3.2.1), once even when several recipients are gone. */
+    uint8_t offline_ok;
+    atomic_int offline_done;
     delivery_t first;
     size_t len;
     char data[];
@@ -47,9 +51,33 @@ int cv__payload_new(const cv_xml_node_t *node, cv_payload_t **out)
     cv_payload_t *p = (cv_payload_t *)b.data;
     atomic_init(&p->refs, 1);
     atomic_init(&p->first_used, 0);
+    atomic_init(&p->offline_done, 0);
+    p->offline_ok = 0;
     p->len = b.len - hdr;
     *out = p;
     return 0;
+}
+
+int cv__payload_from_bytes(const void *data, size_t len, cv_payload_t **out)
+{
+    cv_payload_t *p = malloc(offsetof(cv_payload_t, data) + len + 1);
+    if (!p)
+        return CV_ENOMEM;
+    atomic_init(&p->refs, 1);
+    atomic_init(&p->first_used, 0);
+    atomic_init(&p->offline_done, 0);
+    p->offline_ok = 0;
+    memcpy(p->data, data, len);
+    p->data[len] = '\0';
+    p->len = len;
+    *out = p;
+    return 0;
+}
+
+void cv__payload_hold(cv_payload_t *p)
+{
+    /* relaxed: the caller already holds a reference. */
+    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
 }
 
 void cv__payload_release(cv_payload_t *p)
@@ -66,14 +94,21 @@ static void delivery_run(cv_net_task_t *t, cv_worker_t *w)
     cv_c2s_t *target = d->target;
     cv_payload_t *p = d->payload;
     CV_UNUSED(w);
-    /* A session that closed meanwhile is treated as gone: the stanza is dropped here
-       (the router already decided; RFC 6121 §8.5.3.2 for a vanished resource). */
+    /* A session that closed after the router chose it is treated as gone (RFC 6121
+       §8.5.3.2): a chat or normal message goes to offline storage, the rest is dropped. */
     if (target->conn && target->phase == CV_C2S_BOUND)
         (void)cv__c2s_write(target, p->data, p->len);
+    else if (p->offline_ok && target->routed && atomic_exchange(&p->offline_done, 1) == 0)
+        cv__offline_store_bytes(target->srv, target->host, target->user, p->data, p->len);
     cv__c2s_release(target);
     if (!d->embedded)
         free(d);
     cv__payload_release(p);
+}
+
+void cv__payload_set_offline_ok(cv_payload_t *p)
+{
+    p->offline_ok = 1;
 }
 
 int cv__payload_deliver(cv_payload_t *p, cv_worker_t *from, cv_c2s_t *target)

@@ -34,16 +34,29 @@ static int h_register(cv_iq_t *q)
 /* Handlers other modules define. */
 int cv_mod_disco_info(cv_iq_t *q);
 int cv_mod_disco_items(cv_iq_t *q);
+int cv_mod_version_iq(cv_iq_t *q);
+int cv_mod_time_iq(cv_iq_t *q);
+int cv_mod_last_iq(cv_iq_t *q);
+int cv_mod_vcard_iq(cv_iq_t *q);
+int cv_mod_private_iq(cv_iq_t *q);
+int cv_mod_roster(cv_iq_t *q);
 
 const cv_iq_module_t cv_iq_modules[] = {
     {"ping", CV_NS_PING, SERVER_OR_SELF, h_ping, CV_NS_PING},
     {"session", CV_NS_SESSION, SERVER_OR_SELF, h_session, NULL},
     {"bind", CV_NS_BIND, SERVER_OR_SELF, h_bind, NULL},
     {"query", CV_NS_REGISTER, SERVER_OR_SELF, h_register, CV_NS_REGISTER},
+    {"query", "jabber:iq:roster", CV_IQ_TO_SELF, cv_mod_roster, "jabber:iq:roster"},
     {"query", CV_NS_DISCO_INFO, SERVER_OR_SELF | CV_IQ_TO_ACCOUNT, cv_mod_disco_info,
      CV_NS_DISCO_INFO},
     {"query", CV_NS_DISCO_ITEMS, SERVER_OR_SELF | CV_IQ_TO_ACCOUNT, cv_mod_disco_items,
      CV_NS_DISCO_ITEMS},
+    {"query", "jabber:iq:version", CV_IQ_TO_SERVER, cv_mod_version_iq, "jabber:iq:version"},
+    {"time", "urn:xmpp:time", CV_IQ_TO_SERVER, cv_mod_time_iq, "urn:xmpp:time"},
+    {"query", "jabber:iq:last", SERVER_OR_SELF | CV_IQ_TO_ACCOUNT, cv_mod_last_iq,
+     "jabber:iq:last"},
+    {"vCard", "vcard-temp", SERVER_OR_SELF | CV_IQ_TO_ACCOUNT, cv_mod_vcard_iq, "vcard-temp"},
+    {"query", "jabber:iq:private", CV_IQ_TO_SELF, cv_mod_private_iq, "jabber:iq:private"},
 };
 const size_t cv_iq_nmodules = sizeof cv_iq_modules / sizeof cv_iq_modules[0];
 

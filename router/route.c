@@ -12,7 +12,7 @@
 #include "corvid/iq.h"
 #include "corvid/log.h"
 #include "corvid/rules.h"
-#include "c2s_int.h"
+#include "roster_int.h"
 
 /* What one routing decision works with. */
 typedef struct route_s {
@@ -35,24 +35,25 @@ static int is_type(const route_t *r, const char *t)
     return strcmp(r->type, t) == 0;
 }
 
-/* Builds the error reply to r->st (RFC 6120 §8.3) and routes it back to the sender. */
-static void bounce(route_t *r, cv_stanza_err_t cond, const char *text)
+void cv__route_bounce(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *sender,
+                      const cv_xml_node_t *st, cv_stanza_err_t cond, const char *text)
 {
     cv_stanza_t *e = NULL;
     cv_xml_node_t *root, *err, *c;
-    const char *id = cv_xml_attr(r->st, "id");
-    const char *to = cv_xml_attr(r->st, "to");
+    const char *id = cv_xml_attr(st, "id");
+    const char *to = cv_xml_attr(st, "to");
+    const char *type = cv_xml_attr(st, "type");
 
     /* Never an error in reply to an error: two servers could loop forever. */
-    if (is_type(r, "error"))
+    if (type && !strcmp(type, "error"))
         return;
-    if (cv_stanza_new(&e, r->st->name, CV_NS_CLIENT) < 0)
+    if (cv_stanza_new(&e, st->name, CV_NS_CLIENT) < 0)
         return;
     root = cv_stanza_root(e);
     if (cv_stanza_set_attr(e, root, "type", "error") < 0 ||
         (id && cv_stanza_set_attr(e, root, "id", id) < 0) ||
         (to && cv_stanza_set_attr(e, root, "from", to) < 0) ||
-        cv_stanza_set_attr(e, root, "to", cv_xml_attr(r->st, "from")) < 0)
+        cv_stanza_set_attr(e, root, "to", cv_xml_attr(st, "from")) < 0)
         goto out;
     err = cv_stanza_add_child(e, root, "error", CV_NS_CLIENT);
     c = err ? cv_stanza_add_child(e, err, cv_stanza_err_name(cond), CV_NS_STANZAS_ERR) : NULL;
@@ -63,9 +64,14 @@ static void bounce(route_t *r, cv_stanza_err_t cond, const char *text)
         if (!t || cv_stanza_add_text(e, t, text, strlen(text)) < 0)
             goto out;
     }
-    (void)cv__deliver(r->srv, r->self, r->sender, root);
+    (void)cv__deliver(srv, from, sender, root);
 out:
     cv_stanza_free(e);
+}
+
+static void bounce(route_t *r, cv_stanza_err_t cond, const char *text)
+{
+    cv__route_bounce(r->srv, r->self, r->sender, r->st, cond, text);
 }
 
 /* The sessions of one account, collected under the shard lock with a reference each. */
@@ -98,6 +104,9 @@ static void deliver_all(route_t *r, cv_c2s_t **targets, size_t n)
     cv_payload_t *p = NULL;
     if (n == 0 || cv__payload_new(r->st, &p) < 0)
         return;
+    if (!strcmp(r->st->name, "message") &&
+        (!*r->type || is_type(r, "chat") || is_type(r, "normal")))
+        cv__payload_set_offline_ok(p);
     for (size_t i = 0; i < n; i++)
         (void)cv__payload_deliver(p, r->self, targets[i]);
     cv__payload_release(p);
@@ -190,6 +199,7 @@ static void presence_broadcast(route_t *r)
     } else {
         atomic_store_explicit(&s->available, 0, memory_order_relaxed);
     }
+    cv__presence_broadcast(r->srv, r->self, s, r->st);
 }
 
 static cv_kind_t kind_of(const cv_xml_node_t *st)
@@ -248,22 +258,34 @@ static void route(route_t *r)
         return;
     }
     gather(r, to_attr ? &to : NULL, &in, &res);
-    cv_rule_t rule = cv_rules_decide(&in, 0);
+    cv_rule_t rule = cv_rules_decide(&in, r->srv->config->max_offline_messages > 0);
     switch (rule.action) {
     case CV_RULE_DROP: break;
     case CV_RULE_BOUNCE: bounce(r, rule.error, NULL); break;
     case CV_RULE_SERVER:
         if (in.kind == CV_KIND_IQ)
             server_iq(r, to_attr ? &to : NULL, in.to_server);
-        /* Subscription and probe presence are handled once rosters exist. */
+        else if (in.kind == CV_KIND_PRESENCE && to_attr)
+            cv__presence_server(r->srv, r->self, r->sender, r->st, &to);
         break;
     case CV_RULE_BROADCAST: presence_broadcast(r); break;
-    case CV_RULE_OFFLINE: bounce(r, CV_STE_SERVICE_UNAVAILABLE, "the recipient is offline"); break;
+    case CV_RULE_OFFLINE:
+        if (to_attr) {
+            cv__offline_store(r->srv, r->sender, r->st, &to);
+        } else {
+            cv_jid_t own = {r->sender->jid.local, r->sender->jid.domain, NULL, NULL};
+            cv__offline_store(r->srv, r->sender, r->st, &own);
+        }
+        break;
     case CV_RULE_REMOTE:
         /* Federation is not there yet: RFC 6120 §10.4.3. */
         bounce(r, CV_STE_REMOTE_SERVER_NOT_FOUND, NULL);
         break;
-    default: deliver_all(r, targets, pick(rule.action, &res, to.resource, targets)); break;
+    default:
+        deliver_all(r, targets, pick(rule.action, &res, to.resource, targets));
+        if (in.kind == CV_KIND_PRESENCE && to_attr)
+            cv__presence_directed(r->srv, r->self, r->sender, r->st, &to);
+        break;
     }
     resources_release(&res);
     cv_jid_free(&to);

@@ -1,0 +1,176 @@
+/*
+ * Offline messages (XEP-0160): a chat or normal message for an account with no available
+ * resource is stored with a XEP-0203 delay stamp and delivered, in order, when the
+ * account next sends initial presence.
+ *
+ * Storing goes through the store's group-commit writer asynchronously, so a worker never
+ * waits for an fsync per message; if the store refuses (quota, failure) the sender gets
+ * an error from the writer thread — a message is never dropped silently.
+ */
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "corvid/log.h"
+#include "roster_int.h"
+
+#define CV_NS_DELAY "urn:xmpp:delay"
+
+typedef struct offline_job_s {
+    cv_server_t *srv;
+    cv_c2s_t *sender;  /* held until the store answered */
+    cv_stanza_t *copy; /* the message as stored, for an error reply */
+} offline_job_t;
+
+static void job_free(offline_job_t *j)
+{
+    cv_stanza_free(j->copy);
+    cv__c2s_release(j->sender);
+    free(j);
+}
+
+/* Runs on the store's writer thread once the message is durable or refused. */
+static void stored(void *ctx, int rc, uint64_t seq)
+{
+    offline_job_t *j = ctx;
+    CV_UNUSED(seq);
+    if (rc < 0) {
+        /* XEP-0160 §3: storage full or failing: tell the sender. */
+        cv__route_bounce(j->srv, NULL, j->sender, cv_stanza_root(j->copy),
+                         rc == CV_ELIMIT ? CV_STE_SERVICE_UNAVAILABLE
+                                         : CV_STE_INTERNAL_SERVER_ERROR,
+                         rc == CV_ELIMIT ? "the recipient's offline storage is full" : NULL);
+    }
+    job_free(j);
+}
+
+/* XEP-0082 date-time in UTC with milliseconds. */
+static void stamp_now(char *buf, size_t cap, uint64_t *us)
+{
+    struct timeval tv;
+    struct tm tm;
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
+    *us = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+void cv__offline_store(cv_server_t *srv, cv_c2s_t *sender, cv_xml_node_t *st, const cv_jid_t *to)
+{
+    offline_job_t *j = calloc(1, sizeof *j);
+    cv_buf_t bytes = CV_BUF_INIT;
+    char stamp[64];
+    uint64_t us = 0;
+    int rc = CV_ENOMEM;
+
+    if (!j)
+        goto fail;
+    j->srv = srv;
+    j->sender = sender;
+    cv__c2s_hold(sender);
+    rc = cv_stanza_clone(st, &j->copy);
+    if (rc < 0)
+        goto fail;
+    stamp_now(stamp, sizeof stamp, &us);
+    cv_xml_node_t *root = cv_stanza_root(j->copy);
+    cv_xml_node_t *delay = cv_stanza_add_child(j->copy, root, "delay", CV_NS_DELAY);
+    if (!delay || cv_stanza_set_attr(j->copy, delay, "from", to->domain) < 0 ||
+        cv_stanza_set_attr(j->copy, delay, "stamp", stamp) < 0) {
+        rc = CV_ENOMEM;
+        goto fail;
+    }
+    rc = cv_xml_serialize(root, CV_NS_CLIENT, &bytes);
+    if (rc == 0)
+        rc = cv_store_offline_push_async(srv->store, to->domain, to->local, us, bytes.data,
+                                         bytes.len, srv->config->max_offline_messages, stored, j);
+    cv_buf_free(&bytes);
+    if (rc == 0)
+        return; /* stored() owns j now */
+fail:
+    cv_warn("offline message for %s@%s: %s", to->local, to->domain, cv_strerror(rc));
+    cv__route_bounce(srv, NULL, sender, st,
+                     rc == CV_ELIMIT ? CV_STE_SERVICE_UNAVAILABLE : CV_STE_INTERNAL_SERVER_ERROR,
+                     NULL);
+    if (j)
+        job_free(j);
+}
+
+static void stored_bytes(void *ctx, int rc, uint64_t seq)
+{
+    CV_UNUSED(seq);
+    if (rc < 0)
+        cv_warn("offline message for %s could not be stored: %s", (char *)ctx, cv_strerror(rc));
+    free(ctx);
+}
+
+void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *user, const char *data,
+                             size_t len)
+{
+    static const char tail[] = "</message>";
+    const size_t tl = sizeof tail - 1;
+    cv_buf_t b = CV_BUF_INIT;
+    char stamp[64];
+    uint64_t us = 0;
+    char *who = NULL;
+    int rc;
+
+    /* Our serializer ends a message with children with "</message>": the delay element
+       goes right before it. A childless message carries no body worth keeping. */
+    if (len < tl || memcmp(data + len - tl, tail, tl) != 0)
+        return;
+    stamp_now(stamp, sizeof stamp, &us);
+    rc = cv_buf_append(&b, data, len - tl);
+    if (rc == 0)
+        rc = cv_buf_printf(&b, "<delay xmlns='" CV_NS_DELAY "' from='%s' stamp='%s'/>%s", host,
+                           stamp, tail);
+    if (rc == 0 && (who = malloc(strlen(user) + strlen(host) + 2)) != NULL)
+        sprintf(who, "%s@%s", user, host);
+    if (rc == 0 && who)
+        rc = cv_store_offline_push_async(srv->store, host, user, us, b.data, b.len,
+                                         srv->config->max_offline_messages, stored_bytes, who);
+    if (rc < 0 || !who) {
+        cv_warn("offline message for %s@%s could not be stored: %s", user, host,
+                cv_strerror(rc < 0 ? rc : CV_ENOMEM));
+        free(who);
+    }
+    cv_buf_free(&b);
+}
+
+typedef struct fetch_s {
+    cv_server_t *srv;
+    cv_worker_t *self;
+    cv_c2s_t *s;
+    uint64_t last;
+    size_t n;
+} fetch_t;
+
+static int deliver_one(void *ctx, uint64_t seq, uint64_t stamp, const void *data, size_t len)
+{
+    fetch_t *f = ctx;
+    cv_payload_t *p = NULL;
+    CV_UNUSED(stamp);
+    if (cv__payload_from_bytes(data, len, &p) < 0)
+        return CV_ENOMEM; /* stop: the rest stays stored for the next login */
+    (void)cv__payload_deliver(p, f->self, f->s);
+    cv__payload_release(p);
+    f->last = seq;
+    f->n++;
+    return 0;
+}
+
+void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
+{
+    fetch_t f = {srv, self, s, 0, 0};
+    size_t n = 0;
+    if (cv_store_offline_count(srv->store, s->host, s->user, &n) < 0 || n == 0)
+        return;
+    (void)cv_store_offline_fetch(srv->store, s->host, s->user, deliver_one, &f);
+    /* Only what was handed to the session's ring is deleted (XEP-0160 §5: delivered
+       messages are removed). */
+    if (f.n > 0) {
+        int rc = cv_store_offline_delete_upto(srv->store, s->host, s->user, f.last, NULL);
+        if (rc < 0)
+            cv_warn("offline messages of %s@%s: delete: %s", s->user, s->host, cv_strerror(rc));
+    }
+}

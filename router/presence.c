@@ -1,0 +1,528 @@
+/*
+ * Presence (RFC 6121 §4) and subscriptions (§3) for local accounts.
+ *
+ * A session's available presence is serialized once and kept (last_presence) so probes
+ * and contacts coming online are answered without asking the session. Fan-out to the
+ * contacts of a roster runs in the sender's actor, on whichever worker runs it; each
+ * recipient's copy goes through its own ring (deliver.c). Contacts on other domains are
+ * skipped until federation exists.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "corvid/log.h"
+#include "corvid/subfsm.h"
+#include "roster_int.h"
+
+#define CV_NS_ROSTER "jabber:iq:roster"
+
+/* ---- sessions of an account ---- */
+
+#define MAX_RES 64
+typedef struct sessions_s {
+    cv_c2s_t *s[MAX_RES];
+    cv_payload_t *presence[MAX_RES]; /* their last available presence (held), or NULL */
+    size_t n;
+    const cv_c2s_t *skip; /* leave this session out */
+} sessions_t;
+
+static void collect_available(cv_sess_entry_t *e, void *arg)
+{
+    sessions_t *a = arg;
+    cv_c2s_t *s = cv__c2s_of_entry(e);
+    if (a->n == MAX_RES || s == a->skip || !atomic_load(&s->available))
+        return;
+    cv__c2s_hold(s);
+    a->presence[a->n] = s->last_presence;
+    if (s->last_presence)
+        cv__payload_hold(s->last_presence);
+    a->s[a->n++] = s;
+}
+
+static void sessions_release(sessions_t *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        cv__payload_release(a->presence[i]);
+        cv__c2s_release(a->s[i]);
+    }
+    a->n = 0;
+}
+
+/* The available sessions of a local bare JID (given as parts). */
+static void available_of(cv_server_t *srv, const char *user, const char *host, sessions_t *out,
+                         const cv_c2s_t *skip)
+{
+    cv_jid_t bare = {(char *)user, (char *)host, NULL, NULL};
+    out->n = 0;
+    out->skip = skip;
+    cv_sessions_visit_bare(srv->sessions, &bare, collect_available, out);
+}
+
+static int is_local(cv_server_t *srv, const cv_jid_t *j)
+{
+    return j->local && !j->resource && cv_config_host(srv->config, j->domain) != NULL;
+}
+
+/* ---- last_presence, under the shard lock ---- */
+
+typedef struct swap_s {
+    cv_c2s_t *s;
+    cv_payload_t *put;
+    cv_payload_t *old;
+    int found;
+} swap_t;
+
+static void swap_visit(cv_sess_entry_t *e, void *arg)
+{
+    swap_t *w = arg;
+    if (e != &w->s->entry)
+        return;
+    w->found = 1;
+    w->old = w->s->last_presence;
+    w->s->last_presence = w->put;
+}
+
+static void set_last_presence(cv_server_t *srv, cv_c2s_t *s, cv_payload_t *p)
+{
+    swap_t w = {s, p, NULL, 0};
+    cv_jid_t bare = {s->jid.local, s->jid.domain, NULL, NULL};
+    if (p)
+        cv__payload_hold(p);
+    cv_sessions_visit_bare(srv->sessions, &bare, swap_visit, &w);
+    if (!w.found) {
+        /* Out of the table (closing): no reader can reach the field any more. */
+        w.old = s->last_presence;
+        s->last_presence = p;
+    }
+    cv__payload_release(w.old);
+}
+
+/* ---- stanzas from the server on an account's behalf ---- */
+
+/* A <presence/> of type (NULL: available) from `from` to `to`, sent to target. */
+static void send_presence_to(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *target,
+                             const char *from, const char *to, const char *type, const char *status)
+{
+    cv_stanza_t *st = NULL;
+    if (cv_stanza_new(&st, "presence", CV_NS_CLIENT) < 0)
+        return;
+    cv_xml_node_t *root = cv_stanza_root(st);
+    int rc = cv_stanza_set_attr(st, root, "from", from);
+    if (rc == 0 && to)
+        rc = cv_stanza_set_attr(st, root, "to", to);
+    if (rc == 0 && type)
+        rc = cv_stanza_set_attr(st, root, "type", type);
+    if (rc == 0 && status && *status) {
+        cv_xml_node_t *t = cv_stanza_add_child(st, root, "status", CV_NS_CLIENT);
+        rc = t ? cv_stanza_add_text(st, t, status, strlen(status)) : CV_ENOMEM;
+    }
+    if (rc == 0)
+        (void)cv__deliver(srv, self, target, root);
+    cv_stanza_free(st);
+}
+
+/* Delivers p to every available session of user@host (but skip). */
+static void to_account(cv_server_t *srv, cv_worker_t *self, cv_payload_t *p, const char *user,
+                       const char *host, const cv_c2s_t *skip)
+{
+    sessions_t a;
+    available_of(srv, user, host, &a, skip);
+    for (size_t i = 0; i < a.n; i++)
+        (void)cv__payload_deliver(p, self, a.s[i]);
+    sessions_release(&a);
+}
+
+/* ---- broadcast ---- */
+
+typedef struct fanout_s {
+    cv_server_t *srv;
+    cv_worker_t *self;
+    cv_c2s_t *s;
+    cv_payload_t *p; /* what to send to contacts with from/both (NULL: nothing) */
+    int probe;       /* also send the contacts' presence (to/both) to s */
+    size_t contacts; /* contacts reached, for the log */
+} fanout_t;
+
+static int fanout_item(void *arg, const cv_store_roster_item_t *it)
+{
+    fanout_t *f = arg;
+    cv_jid_t c = CV_JID_INIT;
+    if (!it->in_roster || cv_jid_parse(&c, it->contact, strlen(it->contact)) < 0)
+        return 0;
+    if (!is_local(f->srv, &c))
+        goto out;
+    if (f->p && (it->sub == CV_STORE_SUB_FROM || it->sub == CV_STORE_SUB_BOTH)) {
+        to_account(f->srv, f->self, f->p, c.local, c.domain, NULL);
+        f->contacts++;
+    }
+    if (f->probe && (it->sub == CV_STORE_SUB_TO || it->sub == CV_STORE_SUB_BOTH)) {
+        /* RFC 6121 §4.2.2 / §4.3.2: the server answers the probe for local contacts. */
+        sessions_t a;
+        available_of(f->srv, c.local, c.domain, &a, NULL);
+        for (size_t i = 0; i < a.n; i++)
+            if (a.presence[i])
+                (void)cv__payload_deliver(a.presence[i], f->self, f->s);
+        sessions_release(&a);
+    }
+out:
+    cv_jid_free(&c);
+    return 0;
+}
+
+/* Pending subscription requests, delivered when the user comes online (RFC 6121 §3.1.3). */
+static int pending_item(void *arg, const cv_store_roster_item_t *it)
+{
+    fanout_t *f = arg;
+    cv_buf_t me = CV_BUF_INIT;
+    if (it->pending_in && cv_jid_format_bare(&f->s->jid, &me) == 0)
+        send_presence_to(f->srv, f->self, f->s, it->contact, me.data, "subscribe",
+                         it->pending_status);
+    cv_buf_free(&me);
+    return 0;
+}
+
+void cv__presence_broadcast(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv_xml_node_t *st)
+{
+    const char *type = cv_xml_attr(st, "type");
+    int available = !type;
+    cv_payload_t *p = NULL;
+    int first = available && !s->initial_sent;
+
+    if (!available && (!type || strcmp(type, "unavailable") != 0))
+        return; /* error presence without 'to': nothing to do */
+    if (cv__payload_new(st, &p) < 0)
+        return;
+    set_last_presence(srv, s, available ? p : NULL);
+    fanout_t f = {srv, self, s, p, first, 0};
+    (void)cv_store_roster_get(srv->store, s->host, s->user, fanout_item, &f, NULL);
+    /* RFC 6121 §4.2.2: the user's own available resources get it too (the sender
+       included), and a new resource gets theirs. */
+    to_account(srv, self, p, s->user, s->host, available ? NULL : s);
+    if (first) {
+        sessions_t a;
+        available_of(srv, s->user, s->host, &a, s);
+        for (size_t i = 0; i < a.n; i++)
+            if (a.presence[i])
+                (void)cv__payload_deliver(a.presence[i], self, s);
+        sessions_release(&a);
+        s->initial_sent = 1;
+        (void)cv_store_roster_get(srv->store, s->host, s->user, pending_item, &f, NULL);
+        cv__offline_deliver(srv, self, s);
+    }
+    if (!available) {
+        /* §4.6.3: those that got directed presence learn it is gone too. */
+        for (size_t i = 0; i < s->ndirected; i++) {
+            cv_jid_t d = CV_JID_INIT;
+            if (cv_jid_parse(&d, s->directed[i], strlen(s->directed[i])) == 0 && d.local &&
+                cv_config_host(srv->config, d.domain))
+                to_account(srv, self, p, d.local, d.domain, NULL);
+            cv_jid_free(&d);
+            free(s->directed[i]);
+        }
+        s->ndirected = 0;
+        s->initial_sent = 0;
+        (void)cv_store_last_set(srv->store, s->host, s->user, (uint64_t)time(NULL), "");
+    }
+    cv_debug("presence of %s@%s/%s to %zu contacts", s->user, s->host, s->jid.resource, f.contacts);
+    cv__payload_release(p);
+}
+
+/* ---- directed presence ---- */
+
+void cv__presence_directed(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv_xml_node_t *st,
+                           const cv_jid_t *to)
+{
+    const char *type = cv_xml_attr(st, "type");
+    cv_buf_t bare = CV_BUF_INIT;
+    CV_UNUSED(srv);
+    CV_UNUSED(self);
+    if (type && strcmp(type, "unavailable") != 0)
+        return;
+    if (cv_jid_format_full(to, &bare) < 0)
+        return;
+    size_t i;
+    for (i = 0; i < s->ndirected; i++)
+        if (!strcmp(s->directed[i], bare.data))
+            break;
+    if (type) {
+        if (i < s->ndirected) {
+            free(s->directed[i]);
+            s->directed[i] = s->directed[--s->ndirected];
+        }
+    } else if (i == s->ndirected && s->initial_sent) {
+        /* Remembered so that it gets our unavailable presence later (§4.6.3). */
+        char **grown = realloc(s->directed, (s->ndirected + 1) * sizeof *grown);
+        if (grown) {
+            s->directed = grown;
+            s->directed[s->ndirected] = strdup(bare.data);
+            if (s->directed[s->ndirected])
+                s->ndirected++;
+        }
+    }
+    cv_buf_free(&bare);
+}
+
+/* ---- subscriptions ---- */
+
+static cv_sub_state_t state_of(const cv_store_roster_item_t *it)
+{
+    cv_sub_state_t st = CV_SUB_STATE_ABSENT;
+    if (!it)
+        return st;
+    st.sub = (cv_sub_t)it->sub;
+    st.pending_out = it->ask;
+    st.pending_in = it->pending_in;
+    st.preapproved = it->approved;
+    st.in_roster = it->in_roster;
+    return st;
+}
+
+/* Applies a subscription transition to user@host's item for contact; stores it and
+   pushes it. Returns the result; *status keeps a request's status text. */
+static cv_sub_result_t apply(cv_server_t *srv, cv_worker_t *self, const char *user,
+                             const char *host, const char *contact, cv_sub_type_t type, int inbound,
+                             const char *status)
+{
+    cv_store_roster_item_t *old = NULL;
+    cv_sub_result_t r;
+    uint64_t ver = 0;
+    int rc;
+
+    cv__roster_lock(host, user);
+    rc = cv_store_roster_get_item(srv->store, host, user, contact, &old);
+    r = inbound ? cv_sub_inbound(state_of(rc == 0 ? old : NULL), type)
+                : cv_sub_outbound(state_of(rc == 0 ? old : NULL), type);
+    cv_store_roster_item_t it;
+    memset(&it, 0, sizeof it);
+    if (old)
+        it = *old;
+    it.contact = contact;
+    it.sub = (cv_store_sub_t)r.next.sub;
+    it.ask = r.next.pending_out;
+    it.pending_in = r.next.pending_in;
+    it.approved = r.next.preapproved;
+    it.in_roster = r.next.in_roster;
+    if (r.next.pending_in && inbound && type == CV_PRES_SUBSCRIBE)
+        it.pending_status = status;
+    else if (!r.next.pending_in)
+        it.pending_status = NULL;
+    if (r.changed) {
+        if (cv_sub_state_is_absent(r.next))
+            rc = cv_store_roster_remove(srv->store, host, user, contact, &ver);
+        else
+            rc = cv_store_roster_put(srv->store, host, user, &it, &ver);
+        if (rc < 0 && rc != CV_ENOTFOUND)
+            cv_warn("subscription change for %s@%s: %s", user, host, cv_strerror(rc));
+    }
+    cv__roster_unlock(host, user);
+    if (r.push && it.in_roster)
+        (void)cv__roster_push(srv, self, host, user, &it, 0, ver);
+    free(old);
+    return r;
+}
+
+/* Sends the presence of user@host's available resources (or unavailable) to to_bare. */
+static void send_own_presence(cv_server_t *srv, cv_worker_t *self, const char *user,
+                              const char *host, const cv_jid_t *to, int unavailable)
+{
+    sessions_t mine;
+    sessions_t theirs;
+    if (!is_local(srv, to))
+        return;
+    available_of(srv, user, host, &mine, NULL);
+    available_of(srv, to->local, to->domain, &theirs, NULL);
+    for (size_t i = 0; i < mine.n; i++) {
+        cv_buf_t from = CV_BUF_INIT;
+        if (cv_jid_format_full(&mine.s[i]->jid, &from) < 0) {
+            cv_buf_free(&from);
+            continue;
+        }
+        for (size_t k = 0; k < theirs.n; k++) {
+            if (unavailable)
+                send_presence_to(srv, self, theirs.s[k], from.data, NULL, "unavailable", NULL);
+            else if (mine.presence[i])
+                (void)cv__payload_deliver(mine.presence[i], self, theirs.s[k]);
+        }
+        cv_buf_free(&from);
+    }
+    sessions_release(&mine);
+    sessions_release(&theirs);
+}
+
+/* The subscription stanza `type` from user@host (bare JID user_bare) to the local contact. */
+static void subscription(cv_server_t *srv, cv_worker_t *self, const char *user, const char *host,
+                         const char *user_bare, const cv_jid_t *contact, const char *contact_bare,
+                         cv_sub_type_t type, const char *status, int depth)
+{
+    cv_sub_result_t out = apply(srv, self, user, host, contact_bare, type, 0, NULL);
+    if (out.send_unavailable)
+        send_own_presence(srv, self, user, host, contact, 1);
+    if (!out.deliver)
+        goto presence;
+    if (!is_local(srv, contact))
+        goto presence; /* no federation yet */
+    if (cv_store_account_exists(srv->store, contact->domain, contact->local) != 0) {
+        /* RFC 6121 §3.1.3: no such contact: the request is refused for it. */
+        if (type == CV_PRES_SUBSCRIBE && depth == 0) {
+            cv_jid_t me = {(char *)user, (char *)host, NULL, NULL};
+            subscription(srv, self, contact->local, contact->domain, contact_bare, &me, user_bare,
+                         CV_PRES_UNSUBSCRIBED, NULL, depth + 1);
+        }
+        goto presence;
+    }
+    cv_sub_result_t in =
+        apply(srv, self, contact->local, contact->domain, user_bare, type, 1, status);
+    if (in.deliver) {
+        static const char *const names[] = {"subscribe", "subscribed", "unsubscribe",
+                                            "unsubscribed"};
+        sessions_t a;
+        available_of(srv, contact->local, contact->domain, &a, NULL);
+        for (size_t i = 0; i < a.n; i++)
+            send_presence_to(srv, self, a.s[i], user_bare, contact_bare, names[type], status);
+        sessions_release(&a);
+    }
+    if (in.send_unavailable)
+        send_own_presence(srv, self, contact->local, contact->domain,
+                          &(cv_jid_t){(char *)user, (char *)host, NULL, NULL}, 1);
+    if (in.auto_reply_subscribed && depth == 0) {
+        /* §3.1.3 / §3.4: the contact's server answers "subscribed" on its behalf. */
+        cv_jid_t me = {(char *)user, (char *)host, NULL, NULL};
+        cv_sub_result_t back =
+            apply(srv, self, user, host, contact_bare, CV_PRES_SUBSCRIBED, 1, NULL);
+        if (back.deliver) {
+            sessions_t a;
+            available_of(srv, user, host, &a, NULL);
+            for (size_t i = 0; i < a.n; i++)
+                send_presence_to(srv, self, a.s[i], contact_bare, user_bare, "subscribed", NULL);
+            sessions_release(&a);
+        }
+        if (in.send_presence)
+            send_own_presence(srv, self, contact->local, contact->domain, &me, 0);
+    }
+presence:
+    if (out.send_presence)
+        send_own_presence(srv, self, user, host, contact, 0);
+}
+
+static void answer_probe(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, const cv_jid_t *to,
+                         const char *to_bare)
+{
+    cv_store_roster_item_t *it = NULL;
+    cv_buf_t me = CV_BUF_INIT;
+    if (cv_jid_format_bare(&s->jid, &me) < 0)
+        goto out;
+    /* §4.3.2: only a subscriber (the contact's item for the prober has from/both). */
+    if (cv_store_roster_get_item(srv->store, to->domain, to->local, me.data, &it) < 0 ||
+        (it->sub != CV_STORE_SUB_FROM && it->sub != CV_STORE_SUB_BOTH))
+        goto out;
+    sessions_t a;
+    available_of(srv, to->local, to->domain, &a, NULL);
+    for (size_t i = 0; i < a.n; i++)
+        if (a.presence[i])
+            (void)cv__payload_deliver(a.presence[i], self, s);
+    if (a.n == 0)
+        send_presence_to(srv, self, s, to_bare, NULL, "unavailable", NULL);
+    sessions_release(&a);
+out:
+    free(it);
+    cv_buf_free(&me);
+}
+
+void cv__presence_server(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv_xml_node_t *st,
+                         const cv_jid_t *to)
+{
+    const char *type = cv_xml_attr(st, "type");
+    cv_sub_type_t t;
+    cv_buf_t user_bare = CV_BUF_INIT, contact_bare = CV_BUF_INIT, status = CV_BUF_INIT;
+    cv_jid_t contact = {to->local, to->domain, NULL, NULL}; /* §3.1.1: the bare JID */
+
+    if (!type || cv_jid_format_bare(&s->jid, &user_bare) < 0 ||
+        cv_jid_format_bare(&contact, &contact_bare) < 0)
+        goto out;
+    if (!strcmp(type, "probe")) {
+        answer_probe(srv, self, s, &contact, contact_bare.data);
+        goto out;
+    }
+    if (cv_sub_type_parse(type, &t) < 0)
+        goto out;
+    const cv_xml_node_t *stel = cv_xml_child(st, "status", CV_NS_CLIENT);
+    if (stel)
+        (void)cv_xml_text(stel, &status);
+    if (status.len > CV_STORE_ROSTER_TEXT_MAX)
+        cv_buf_clear(&status);
+    subscription(srv, self, s->user, s->host, user_bare.data, &contact, contact_bare.data, t,
+                 status.len ? status.data : NULL, 0);
+out:
+    cv_buf_free(&user_bare);
+    cv_buf_free(&contact_bare);
+    cv_buf_free(&status);
+}
+
+int cv__roster_remove_contact(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *s,
+                              const cv_jid_t *contact, const char *contact_bare)
+{
+    cv_store_roster_item_t *old = NULL;
+    cv_buf_t me = CV_BUF_INIT;
+    cv_jid_t c = {contact->local, contact->domain, NULL, NULL};
+    uint64_t ver = 0;
+    int rc = cv_jid_format_bare(&s->jid, &me);
+    if (rc < 0)
+        goto out;
+    rc = cv_store_roster_get_item(srv->store, s->host, s->user, contact_bare, &old);
+    if (rc < 0)
+        goto out;
+    /* §2.5.2: cancel both directions first, so the contact's server learns it. */
+    if (old->sub == CV_STORE_SUB_TO || old->sub == CV_STORE_SUB_BOTH || old->ask)
+        subscription(srv, from, s->user, s->host, me.data, &c, contact_bare, CV_PRES_UNSUBSCRIBE,
+                     NULL, 0);
+    if (old->sub == CV_STORE_SUB_FROM || old->sub == CV_STORE_SUB_BOTH || old->pending_in)
+        subscription(srv, from, s->user, s->host, me.data, &c, contact_bare, CV_PRES_UNSUBSCRIBED,
+                     NULL, 0);
+    cv__roster_lock(s->host, s->user);
+    rc = cv_store_roster_remove(srv->store, s->host, s->user, contact_bare, &ver);
+    cv__roster_unlock(s->host, s->user);
+    if (rc == CV_ENOTFOUND)
+        rc = 0; /* the cancellations already emptied the record */
+    if (rc == 0) {
+        cv_store_roster_item_t gone;
+        memset(&gone, 0, sizeof gone);
+        gone.contact = contact_bare;
+        if (ver == 0)
+            (void)cv_store_roster_version(srv->store, s->host, s->user, &ver);
+        (void)cv__roster_push(srv, from, s->host, s->user, &gone, 1, ver);
+    }
+out:
+    free(old);
+    cv_buf_free(&me);
+    return rc;
+}
+
+/* ---- going away ---- */
+
+void cv__presence_gone(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
+{
+    cv_stanza_t *st = NULL;
+    cv_buf_t from = CV_BUF_INIT;
+    if (!s->initial_sent && s->ndirected == 0)
+        return;
+    /* RFC 6121 §4.5.2: the server sends unavailable presence for a session that ended
+       without sending it. */
+    if (cv_stanza_new(&st, "presence", CV_NS_CLIENT) == 0 &&
+        cv_jid_format_full(&s->jid, &from) == 0 &&
+        cv_stanza_set_attr(st, cv_stanza_root(st), "from", from.data) == 0 &&
+        cv_stanza_set_attr(st, cv_stanza_root(st), "type", "unavailable") == 0)
+        cv__presence_broadcast(srv, self, s, cv_stanza_root(st));
+    cv_stanza_free(st);
+    cv_buf_free(&from);
+}
+
+void cv__presence_free(cv_c2s_t *s)
+{
+    cv__payload_release(s->last_presence);
+    s->last_presence = NULL;
+    for (size_t i = 0; i < s->ndirected; i++)
+        free(s->directed[i]);
+    free(s->directed);
+    s->directed = NULL;
+    s->ndirected = 0;
+}

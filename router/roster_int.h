@@ -1,0 +1,55 @@
+/*
+ * router/roster_int.h — rosters, presence and subscriptions inside the router:
+ * mod_roster.c (jabber:iq:roster), presence.c (broadcast, probes, directed presence,
+ * subscriptions, unavailable on close), offline.c (XEP-0160).
+ * All of it runs in actors, on any worker.
+ */
+#ifndef CORVID_ROSTER_INT_H
+#define CORVID_ROSTER_INT_H
+
+#include "corvid/iq.h"
+#include "corvid/store.h"
+#include "c2s_int.h"
+
+/* Serializes changes of one account's roster (read-modify-write of its items). */
+void cv__roster_lock(const char *host, const char *user);
+void cv__roster_unlock(const char *host, const char *user);
+
+/* Appends <item/> for it (or subscription='remove') under query. */
+int cv__roster_item_xml(cv_stanza_t *r, cv_xml_node_t *query, const cv_store_roster_item_t *it,
+                        int removed);
+/* Sends a roster push of one item to every resource of user@host that asked for the
+   roster. */
+int cv__roster_push(cv_server_t *srv, cv_worker_t *from, const char *host, const char *user,
+                    const cv_store_roster_item_t *item, int removed, uint64_t ver);
+/* Roster removal of a contact (RFC 6121 §2.5.2): cancels the subscriptions both ways,
+   removes the item, pushes the removal. */
+int cv__roster_remove_contact(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *s,
+                              const cv_jid_t *contact, const char *contact_bare);
+int cv_mod_roster(cv_iq_t *q);
+
+/* presence.c. st is the stanza (from stamped); to is its parsed 'to' (NULL: none). */
+void cv__presence_broadcast(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv_xml_node_t *st);
+void cv__presence_directed(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv_xml_node_t *st,
+                           const cv_jid_t *to);
+/* Subscription presence and probes to a local account (the rules' "server" action). */
+void cv__presence_server(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv_xml_node_t *st,
+                         const cv_jid_t *to);
+/* The session's connection closed: unavailable presence to everyone who had its
+   presence. Runs in its actor. */
+void cv__presence_gone(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s);
+/* Frees presence state at the session's last release. */
+void cv__presence_free(cv_c2s_t *s);
+
+/* offline.c */
+/* Stores a message for an account with no available resource (durable, group commit);
+   on failure the sender gets an error. */
+void cv__offline_store(cv_server_t *srv, cv_c2s_t *sender, cv_xml_node_t *st, const cv_jid_t *to);
+/* Stores already serialized message bytes for host/user, adding the delay stamp. Thread:
+   any (used when a chosen recipient vanished before delivery). */
+void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *user, const char *data,
+                             size_t len);
+/* Delivers and deletes the account's stored messages (on initial presence). */
+void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s);
+
+#endif
