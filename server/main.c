@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "corvid/clock.h"
 #include "corvid/log.h"
 #include "corvid/server.h"
 #include "corvid/setup.h"
@@ -91,6 +92,7 @@ static int run(const cv_config_t *cfg)
 
     memset(&srv, 0, sizeof srv);
     srv.config = cfg;
+    srv.started_ms = cv_clock_ms();
     if (getrandom(srv.secret, sizeof srv.secret, 0) != (ssize_t)sizeof srv.secret) {
         rc = -errno;
         goto out;
