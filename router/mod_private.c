@@ -56,8 +56,8 @@ static int open_iq_text(cv_stanza_t *r, cv_buf_t *out)
 /*
  * The stanza builders copy names, attributes and text but cannot graft a foreign tree
  * (prefixed attributes of other namespaces have no builder), so the reply is written as
- * text around the stored bytes and parsed once with the stream parser, under the same
- * limits as client input. Stored bytes are Corvid's own serialization, yet a damaged
+ * text around the stored bytes and parsed once with the stream parser, under the
+ * configured depth limit. Stored bytes are Corvid's own serialization, yet a damaged
  * database must not produce a malformed reply either: anything other than exactly one
  * well-formed <iq/> whose payload is the expected element is refused.
  */
@@ -98,6 +98,8 @@ int cv__mod_reply_xml(cv_iq_t *q, const char *wrap, const char *wrap_ns, const c
     if (rc < 0)
         goto out;
     rc = cv_xml_stream_feed(s, text.data, text.len, &used);
+    if (rc == CV_ENOMEM)
+        goto out;
     if (rc < 0 || !p.st || used != text.len) {
         bad = 1;
         goto out;

@@ -382,3 +382,47 @@ async def test_private_storage(ctx):
     el = await r.iq(query("<prefs xmlns='urn:example:prefs'/>"))
     res = expect_result(el, 'prefs after replacement')
     check(len(res) == 1 and len(res[0]) == 0, 'prefs not replaced: %s' % show(el))
+
+
+async def last_of(r, to):
+    return await r.iq("<query xmlns='%s'/>" % NS_LAST, to=to)
+
+
+async def test_last_activity_of_a_contact(ctx):
+    srv = await ctx.server(users=USERS, plain_listener=PLAIN)
+    alice = await raw_login(ctx, srv, 'alice')
+    bob = await raw_login(ctx, srv, 'bob')
+    carol = await raw_login(ctx, srv, 'carol')
+    await alice.send('<presence/>')
+
+    # bob asks, alice approves: alice's roster has bob with subscription 'from', so bob
+    # may see her presence and with it her last activity.
+    await bob.send("<presence to='%s' type='subscribe'/>" % ALICE)
+    await bob.ping()
+    await alice.send("<presence to='%s' type='subscribed'/>" % BOB)
+    await alice.ping()
+    el = await last_of(bob, ALICE)
+    res = expect_result(el, 'last activity of an online contact')
+    check(res.get('seconds') == '0', 'online contact: %s' % show(el))
+    el = await last_of(carol, ALICE)
+    expect_error(el, 'forbidden', 'last activity asked by a non-contact')
+
+    # alice leaves; her logout time is recorded and counted from.
+    await alice.send('</stream:stream>')
+    await alice.expect_closed()
+    deadline = time.monotonic() + 5
+    while True:
+        el = await last_of(bob, ALICE)
+        res = payload(el) if el.get('type') == 'result' else None
+        if res is not None and res.get('seconds') != '0':
+            break
+        check(time.monotonic() < deadline, 'no last activity 5 s after logout: %s' % show(el))
+        await asyncio.sleep(0.3)
+    first = int(res.get('seconds'))
+    check(1 <= first <= 6, 'seconds since logout %d' % first)
+    await asyncio.sleep(2.1)
+    el = await last_of(bob, ALICE)
+    later = int(expect_result(el, 'last activity later').get('seconds'))
+    check(later >= first + 2, 'seconds since logout went from %d to %d in 2.1 s' % (first, later))
+    el = await last_of(carol, ALICE)
+    expect_error(el, 'forbidden', 'non-contact after logout')
