@@ -244,14 +244,25 @@ unsigned cv_net_worker_index(const cv_worker_t *w)
     return w->index;
 }
 
-static void drain_inbox(cv_worker_t *w)
+static size_t drain_inbox(cv_worker_t *w)
 {
     cv_mpsc_node_t *n;
+    size_t ran = 0;
     atomic_store(&w->wake_pending, 0);
     while ((n = cv_mpsc_pop(&w->inbox)) != NULL) {
         cv_net_task_t *t = (cv_net_task_t *)((char *)n - offsetof(cv_net_task_t, node));
         t->run(t, w);
+        ran++;
     }
+    return ran;
+}
+
+size_t cv_net_drain(cv_net_t *net)
+{
+    size_t ran = 0;
+    for (unsigned i = 0; i < net->nworkers; i++)
+        ran += drain_inbox(&net->workers[i]);
+    return ran;
 }
 
 static void begin_shutdown(cv_worker_t *w)
@@ -308,7 +319,7 @@ static void handle_cqe(cv_worker_t *w, struct io_uring_cqe *cqe)
         cv__net_conn_maybe_free(ptr);
         break;
     case CV_OP_WAKE:
-        drain_inbox(w);
+        (void)drain_inbox(w);
         if (atomic_load_explicit(&w->net->stop, memory_order_acquire) && !w->stopping)
             begin_shutdown(w);
         if (!w->stopping)
@@ -336,7 +347,7 @@ static void worker_loop(cv_worker_t *w)
         if (ops->on_turn)
             busy = ops->on_turn(w, ops->arg);
         /* Deliveries actors of this turn posted to this ring, then one send each. */
-        drain_inbox(w);
+        (void)drain_inbox(w);
         cv__net_flush(w);
         if (w->stopping && w->nconns == 0)
             break;

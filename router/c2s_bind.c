@@ -6,7 +6,7 @@
 #include <sys/random.h>
 
 #include "corvid/log.h"
-#include "c2s_int.h"
+#include "roster_int.h"
 
 /* A server-generated resource: "corvid-" and 16 hex digits (64 random bits). */
 static int generate_resource(char *out, size_t cap)
@@ -44,6 +44,8 @@ int cv__c2s_bind_resource(cv_c2s_t *s, const char *resource, cv_stanza_err_t *er
         return rc;
     }
     s->phase = CV_C2S_BOUND;
+    atomic_store_explicit(&s->has_blocklist, cv__blocking_load(s->srv, s->host, s->user),
+                          memory_order_relaxed);
     s->routed = 1;
     /* Negotiation is over: the deadline no longer applies. */
     cv_net_conn_set_deadline(s->conn, 0);

@@ -69,6 +69,8 @@ typedef struct cv_c2s_s {
     atomic_int available;
     atomic_int priority;
     atomic_int roster_requested; /* asked for the roster: gets roster pushes (RFC 6121 §2.1.6) */
+    atomic_int blocklist_requested; /* asked for the blocklist: gets its pushes (XEP-0191) */
+    atomic_int has_blocklist;       /* the account blocks someone (set for all its sessions) */
     /* The last available presence broadcast by this session, serialized: the answer to
        probes and to contacts' initial presence. Read and swapped only under the shard
        lock of this session's bare JID (cv_sessions_visit_bare). */
@@ -119,8 +121,10 @@ int cv__c2s_bound_stanza(cv_c2s_t *s, cv_stanza_t *st);
 /* route.c */
 /* Thread: ring owner. Hands a stanza from a bound session to its actor (takes st). */
 void cv__route_enqueue(cv_c2s_t *s, cv_stanza_t *st);
-/* The actor's message handler. */
+/* The actor's message handler, and its reference hooks (corvid/sched.h). */
 void cv__route_actor(cv_actor_t *a, cv_mpsc_node_t *msg, unsigned self);
+void cv__route_actor_retain(cv_actor_t *a);
+void cv__route_actor_release(cv_actor_t *a);
 
 /* deliver.c */
 /* Thread: any. Serializes node once and queues it for target's connection on target's

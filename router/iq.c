@@ -40,6 +40,7 @@ int cv_mod_last_iq(cv_iq_t *q);
 int cv_mod_vcard_iq(cv_iq_t *q);
 int cv_mod_private_iq(cv_iq_t *q);
 int cv_mod_roster(cv_iq_t *q);
+int cv_mod_blocking(cv_iq_t *q);
 
 const cv_iq_module_t cv_iq_modules[] = {
     {"ping", CV_NS_PING, SERVER_OR_SELF, h_ping, CV_NS_PING},
@@ -47,6 +48,7 @@ const cv_iq_module_t cv_iq_modules[] = {
     {"bind", CV_NS_BIND, SERVER_OR_SELF, h_bind, NULL},
     {"query", CV_NS_REGISTER, SERVER_OR_SELF, h_register, CV_NS_REGISTER},
     {"query", "jabber:iq:roster", CV_IQ_TO_SELF, cv_mod_roster, "jabber:iq:roster"},
+    {NULL, "urn:xmpp:blocking", CV_IQ_TO_SELF, cv_mod_blocking, "urn:xmpp:blocking"},
     {"query", CV_NS_DISCO_INFO, SERVER_OR_SELF | CV_IQ_TO_ACCOUNT, cv_mod_disco_info,
      CV_NS_DISCO_INFO},
     {"query", CV_NS_DISCO_ITEMS, SERVER_OR_SELF | CV_IQ_TO_ACCOUNT, cv_mod_disco_items,

@@ -121,14 +121,27 @@ static void send_presence_to(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *targ
     cv_stanza_free(st);
 }
 
-/* Delivers p to every available session of user@host (but skip). */
+/* Whether the account whose sessions are in a blocks who (XEP-0191): only asked of the
+   store when one of them says the account has a blocklist. */
+static int blocked_by(cv_server_t *srv, const sessions_t *a, const char *user, const char *host,
+                      const cv_jid_t *who)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (atomic_load_explicit(&a->s[i]->has_blocklist, memory_order_relaxed))
+            return cv__blocking_blocks(srv, host, user, who);
+    return 0;
+}
+
+/* Delivers p (presence from `from`) to every available session of user@host (but skip),
+   unless that account blocks `from`. */
 static void to_account(cv_server_t *srv, cv_worker_t *self, cv_payload_t *p, const char *user,
-                       const char *host, const cv_c2s_t *skip)
+                       const char *host, const cv_c2s_t *skip, const cv_jid_t *from)
 {
     sessions_t a;
     available_of(srv, user, host, &a, skip);
-    for (size_t i = 0; i < a.n; i++)
-        (void)cv__payload_deliver(p, self, a.s[i]);
+    if (!from || !blocked_by(srv, &a, user, host, from))
+        for (size_t i = 0; i < a.n; i++)
+            (void)cv__payload_deliver(p, self, a.s[i]);
     sessions_release(&a);
 }
 
@@ -151,17 +164,23 @@ static int fanout_item(void *arg, const cv_store_roster_item_t *it)
         return 0;
     if (!is_local(f->srv, &c))
         goto out;
+    /* XEP-0191 §3.3: no presence to or from a blocked contact (the contact's side is
+       checked where its sessions are collected). */
+    if (atomic_load(&f->s->has_blocklist) &&
+        cv__blocking_blocks(f->srv, f->s->host, f->s->user, &c))
+        goto out;
     if (f->p && (it->sub == CV_STORE_SUB_FROM || it->sub == CV_STORE_SUB_BOTH)) {
-        to_account(f->srv, f->self, f->p, c.local, c.domain, NULL);
+        to_account(f->srv, f->self, f->p, c.local, c.domain, NULL, &f->s->jid);
         f->contacts++;
     }
     if (f->probe && (it->sub == CV_STORE_SUB_TO || it->sub == CV_STORE_SUB_BOTH)) {
         /* RFC 6121 §4.2.2 / §4.3.2: the server answers the probe for local contacts. */
         sessions_t a;
         available_of(f->srv, c.local, c.domain, &a, NULL);
-        for (size_t i = 0; i < a.n; i++)
-            if (a.presence[i])
-                (void)cv__payload_deliver(a.presence[i], f->self, f->s);
+        if (!blocked_by(f->srv, &a, c.local, c.domain, &f->s->jid))
+            for (size_t i = 0; i < a.n; i++)
+                if (a.presence[i])
+                    (void)cv__payload_deliver(a.presence[i], f->self, f->s);
         sessions_release(&a);
     }
 out:
@@ -197,7 +216,7 @@ void cv__presence_broadcast(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv
     (void)cv_store_roster_get(srv->store, s->host, s->user, fanout_item, &f, NULL);
     /* RFC 6121 §4.2.2: the user's own available resources get it too (the sender
        included), and a new resource gets theirs. */
-    to_account(srv, self, p, s->user, s->host, available ? NULL : s);
+    to_account(srv, self, p, s->user, s->host, available ? NULL : s, NULL);
     if (first) {
         sessions_t a;
         available_of(srv, s->user, s->host, &a, s);
@@ -215,7 +234,7 @@ void cv__presence_broadcast(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv
             cv_jid_t d = CV_JID_INIT;
             if (cv_jid_parse(&d, s->directed[i], strlen(s->directed[i])) == 0 && d.local &&
                 cv_config_host(srv->config, d.domain))
-                to_account(srv, self, p, d.local, d.domain, NULL);
+                to_account(srv, self, p, d.local, d.domain, NULL, &s->jid);
             cv_jid_free(&d);
             free(s->directed[i]);
         }

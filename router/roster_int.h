@@ -41,6 +41,16 @@ void cv__presence_gone(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s);
 /* Frees presence state at the session's last release. */
 void cv__presence_free(cv_c2s_t *s);
 
+/* mod_blocking.c (XEP-0191) */
+int cv_mod_blocking(cv_iq_t *q);
+/* Whether user@host has any blocklist item (for the sessions' has_blocklist). */
+int cv__blocking_load(cv_server_t *srv, const char *host, const char *user);
+/* Whether user@host blocks who (its full JID, bare JID or domain). */
+int cv__blocking_blocks(cv_server_t *srv, const char *host, const char *user, const cv_jid_t *who);
+/* Answers the sender's stanza to a JID it blocks with not-acceptable + <blocked/>. */
+void cv__blocking_refuse(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *sender,
+                         const cv_xml_node_t *st);
+
 /* offline.c */
 /* Stores a message for an account with no available resource (durable, group commit);
    on failure the sender gets an error. */

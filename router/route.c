@@ -25,8 +25,8 @@ typedef struct route_s {
 
 void cv__route_enqueue(cv_c2s_t *s, cv_stanza_t *st)
 {
-    /* The message holds a reference on the session until the actor handled it. */
-    cv__c2s_hold(s);
+    /* While the actor is scheduled it holds a reference (actor_retain), so the session
+       outlives every message queued for it. */
     cv_sched_send(s->srv->sched, cv_net_worker_index(s->worker), &s->actor, cv_stanza_node(st));
 }
 
@@ -244,6 +244,31 @@ static void gather(route_t *r, const cv_jid_t *to, cv_rules_in_t *in, resources_
         res->n > 0 || cv_store_account_exists(r->srv->store, to->domain, to->local) == 0;
 }
 
+/* XEP-0191: a stanza between an account and one it blocks (either way) stops here. The
+   sessions' has_blocklist flags spare the store lookups when nobody blocks anyone. */
+static int blocked(route_t *r, const cv_rules_in_t *in, const cv_jid_t *to, resources_t *res)
+{
+    cv_c2s_t *s = r->sender;
+    int answerable =
+        in->type != CV_RT_ERROR && in->type != CV_RT_RESULT && in->kind != CV_KIND_PRESENCE;
+    if (atomic_load_explicit(&s->has_blocklist, memory_order_relaxed) &&
+        cv__blocking_blocks(r->srv, s->host, s->user, to)) {
+        if (answerable)
+            cv__blocking_refuse(r->srv, r->self, s, r->st); /* §3.5 */
+        return 1;
+    }
+    int check = res->n == 0 && in->account_exists; /* offline: ask the store */
+    for (size_t i = 0; !check && i < res->n; i++)
+        check = atomic_load_explicit(&res->found[i]->has_blocklist, memory_order_relaxed);
+    if (check && cv__blocking_blocks(r->srv, to->domain, to->local, &s->jid)) {
+        /* §3.4: the blocked sender learns nothing but that the service is unavailable. */
+        if (answerable)
+            bounce(r, CV_STE_SERVICE_UNAVAILABLE, NULL);
+        return 1;
+    }
+    return 0;
+}
+
 static void route(route_t *r)
 {
     const char *to_attr = cv_xml_attr(r->st, "to");
@@ -258,6 +283,8 @@ static void route(route_t *r)
         return;
     }
     gather(r, to_attr ? &to : NULL, &in, &res);
+    if (to_attr && !in.to_remote && !in.to_server && blocked(r, &in, &to, &res))
+        goto out;
     cv_rule_t rule = cv_rules_decide(&in, r->srv->config->max_offline_messages > 0);
     switch (rule.action) {
     case CV_RULE_DROP: break;
@@ -287,6 +314,7 @@ static void route(route_t *r)
             cv__presence_directed(r->srv, r->self, r->sender, r->st, &to);
         break;
     }
+out:
     resources_release(&res);
     cv_jid_free(&to);
 }
@@ -309,5 +337,14 @@ void cv__route_actor(cv_actor_t *a, cv_mpsc_node_t *msg, unsigned self)
     }
     cv_buf_free(&from);
     cv_stanza_free(st);
-    cv__c2s_release(s);
+}
+
+void cv__route_actor_retain(cv_actor_t *a)
+{
+    cv__c2s_hold(cv__c2s_of_actor(a));
+}
+
+void cv__route_actor_release(cv_actor_t *a)
+{
+    cv__c2s_release(cv__c2s_of_actor(a));
 }

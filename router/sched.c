@@ -77,6 +77,8 @@ void cv_actor_init(cv_actor_t *a, void (*handle)(cv_actor_t *, cv_mpsc_node_t *,
     cv_mpsc_init(&a->mailbox);
     atomic_init(&a->pending, 0);
     a->handle = handle;
+    a->retain = NULL;
+    a->release = NULL;
 }
 
 /* Wakes one sleeping worker other than self to steal. */
@@ -100,6 +102,8 @@ void cv_sched_send(cv_sched_t *s, unsigned self, cv_actor_t *a, cv_mpsc_node_t *
        the count never drops below the messages still to come. acq_rel: the sender that
        raises the count from 0 sees everything the last run of the actor did. */
     long before = atomic_fetch_add_explicit(&a->pending, 1, memory_order_acq_rel);
+    if (before == 0 && a->retain)
+        a->retain(a); /* before the push: the message may be the actor's last reference */
     cv_mpsc_push(&a->mailbox, msg);
     if (before == 0)
         schedule(s, self, a);
@@ -142,6 +146,8 @@ static void run_actor(cv_sched_t *s, unsigned self, cv_actor_t *a)
        remain (or are on their way), the actor is still ours: queue it again. */
     if (atomic_fetch_sub_explicit(&a->pending, handled, memory_order_acq_rel) != handled)
         schedule(s, self, a);
+    else if (a->release)
+        a->release(a); /* idle now: nothing here touches a after this */
 }
 
 static cv_actor_t *next_actor(cv_sched_t *s, unsigned self)
@@ -182,6 +188,19 @@ int cv_sched_run(cv_sched_t *s, unsigned self, unsigned budget)
         run_actor(s, self, a);
     }
     return cv_deque_size_hint(&s->workers[self].deque) > 0;
+}
+
+size_t cv_sched_drain(cv_sched_t *s)
+{
+    size_t runs = 0;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        cv_actor_t *a;
+        while ((a = next_actor(s, i)) != NULL) {
+            run_actor(s, i, a);
+            runs++;
+        }
+    }
+    return runs;
 }
 
 void cv_sched_idle(cv_sched_t *s, unsigned self, int idle)

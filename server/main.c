@@ -134,6 +134,10 @@ static int run(const cv_config_t *cfg)
     int sig = wait_for_signal();
     cv_info("%s received: closing every stream", strsignal(sig));
     cv_net_stop(net);
+    /* Work still queued (unavailable presence of the closed sessions, deliveries to them)
+       runs now, so every session and stanza is released before the store closes. */
+    while (cv_sched_drain(srv.sched) + cv_net_drain(net) > 0)
+        ;
     cv_info("stopped");
 out:
     if (rc < 0)

@@ -72,6 +72,9 @@ int cv_net_start(cv_net_t *net);
    get on_shutdown, their output is flushed (bounded by a grace period) and they close.
    Returns after every worker thread has exited. */
 void cv_net_stop(cv_net_t *net);
+/* Thread: main, after cv_net_stop. Runs the tasks still queued on the workers' inboxes
+   (their connections are gone, so they only release what they hold). Returns how many. */
+size_t cv_net_drain(cv_net_t *net);
 void cv_net_destroy(cv_net_t *net);
 
 /*

@@ -35,6 +35,11 @@ struct cv_actor_s {
     atomic_long pending;
     /* Handles one message (which it then owns). Runs on some worker; self is its index. */
     void (*handle)(cv_actor_t *a, cv_mpsc_node_t *msg, unsigned self);
+    /* Optional (NULL): keep the object around the actor alive while it is scheduled.
+       retain runs when a send schedules the idle actor, release after the run that
+       leaves it idle — the scheduler's last touch of it. */
+    void (*retain)(cv_actor_t *a);
+    void (*release)(cv_actor_t *a);
 };
 
 typedef struct cv_sched_s cv_sched_t;
@@ -53,6 +58,10 @@ void cv_sched_send(cv_sched_t *s, unsigned self, cv_actor_t *a, cv_mpsc_node_t *
 /* Runs up to budget actors (each for a bounded batch of messages), stealing when the own
    deque is empty. Returns 1 if runnable work remains for this worker. */
 int cv_sched_run(cv_sched_t *s, unsigned self, unsigned budget);
+
+/* Thread: main, after every worker stopped. Runs every scheduled actor to idle (the
+   caller plays each worker in turn). Returns how many actor runs it made. */
+size_t cv_sched_drain(cv_sched_t *s);
 
 /* Worker self is about to sleep (1) or has woken (0): idle workers are the ones woken to
    steal when another worker has a backlog. */

@@ -1,0 +1,258 @@
+/*
+ * Blocking command (XEP-0191): the blocklist IQs, the pushes to the account's resources,
+ * and the checks the router makes so that blocked entities neither reach the user nor get
+ * reached by the user.
+ *
+ * Every session keeps has_blocklist, so a stanza between accounts without blocklists (the
+ * common case) costs no store lookup; the flag is set for all of an account's sessions
+ * whenever the blocklist changes, and read at bind.
+ */
+#include <string.h>
+
+#include "corvid/iq.h"
+#include "corvid/log.h"
+#include "roster_int.h"
+
+#define CV_NS_BLOCKING "urn:xmpp:blocking"
+#define CV_NS_BLOCKING_ERRORS "urn:xmpp:blocking:errors"
+#define CV_BLOCKLIST_MAX 1000
+
+static int any_item(void *ctx, const char *jid)
+{
+    CV_UNUSED(ctx);
+    CV_UNUSED(jid);
+    return 1; /* stop at the first */
+}
+
+int cv__blocking_load(cv_server_t *srv, const char *host, const char *user)
+{
+    return cv_store_block_list(srv->store, host, user, any_item, NULL) == 1;
+}
+
+typedef struct flag_s {
+    int value;
+} flag_t;
+
+static void set_flag(cv_sess_entry_t *e, void *arg)
+{
+    flag_t *f = arg;
+    atomic_store_explicit(&cv__c2s_of_entry(e)->has_blocklist, f->value, memory_order_relaxed);
+}
+
+static void refresh_flags(cv_iq_t *q)
+{
+    cv_jid_t bare = {(char *)q->user, (char *)q->host, NULL, NULL};
+    flag_t f = {cv__blocking_load(q->srv, q->host, q->user)};
+    cv_sessions_visit_bare(q->srv->sessions, &bare, set_flag, &f);
+}
+
+/* XEP-0191 §3.4 (matching as in XEP-0016 §2.1): full JID, bare JID, or domain. */
+int cv__blocking_blocks(cv_server_t *srv, const char *host, const char *user, const cv_jid_t *who)
+{
+    cv_buf_t b = CV_BUF_INIT;
+    int hit = 0;
+    if (who->resource && cv_jid_format_full(who, &b) == 0)
+        hit = cv_store_block_contains(srv->store, host, user, b.data) == 0;
+    cv_buf_clear(&b);
+    if (!hit && who->local && cv_jid_format_bare(who, &b) == 0)
+        hit = cv_store_block_contains(srv->store, host, user, b.data) == 0;
+    if (!hit)
+        hit = cv_store_block_contains(srv->store, host, user, who->domain) == 0;
+    cv_buf_free(&b);
+    return hit;
+}
+
+void cv__blocking_refuse(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *sender,
+                         const cv_xml_node_t *st)
+{
+    /* XEP-0191 §3.5: the user tried to reach someone it blocks: not-acceptable, with the
+       application-specific <blocked/> so the client can tell why. */
+    cv_stanza_t *e = NULL;
+    const char *type = cv_xml_attr(st, "type");
+    if ((type && !strcmp(type, "error")) || cv_stanza_new(&e, st->name, CV_NS_CLIENT) < 0)
+        return;
+    cv_xml_node_t *root = cv_stanza_root(e);
+    const char *id = cv_xml_attr(st, "id");
+    const char *to = cv_xml_attr(st, "to");
+    cv_xml_node_t *err = NULL;
+    if (cv_stanza_set_attr(e, root, "type", "error") == 0 &&
+        (!id || cv_stanza_set_attr(e, root, "id", id) == 0) &&
+        (!to || cv_stanza_set_attr(e, root, "from", to) == 0) &&
+        cv_stanza_set_attr(e, root, "to", cv_xml_attr(st, "from")) == 0 &&
+        (err = cv_stanza_add_child(e, root, "error", CV_NS_CLIENT)) != NULL &&
+        cv_stanza_set_attr(e, err, "type", "cancel") == 0 &&
+        cv_stanza_add_child(e, err, "not-acceptable", CV_NS_STANZAS_ERR) &&
+        cv_stanza_add_child(e, err, "blocked", CV_NS_BLOCKING_ERRORS))
+        (void)cv__deliver(srv, from, sender, root);
+    cv_stanza_free(e);
+}
+
+typedef struct list_ctx_s {
+    cv_stanza_t *r;
+    cv_xml_node_t *parent;
+} list_ctx_t;
+
+static int list_item(void *ctx, const char *jid)
+{
+    list_ctx_t *l = ctx;
+    cv_xml_node_t *it = cv_stanza_add_child(l->r, l->parent, "item", CV_NS_BLOCKING);
+    return it && cv_stanza_set_attr(l->r, it, "jid", jid) == 0 ? 0 : CV_ENOMEM;
+}
+
+static int blocklist_get(cv_iq_t *q)
+{
+    cv_stanza_t *r = NULL;
+    int rc = cv_iq_reply(q, "result", &r);
+    if (rc < 0)
+        return rc;
+    atomic_store_explicit(&q->sender->blocklist_requested, 1, memory_order_relaxed);
+    list_ctx_t l = {r, cv_stanza_add_child(r, cv_stanza_root(r), "blocklist", CV_NS_BLOCKING)};
+    rc = l.parent ? cv_store_block_list(q->srv->store, q->host, q->user, list_item, &l) : CV_ENOMEM;
+    if (rc < 0) {
+        cv_stanza_free(r);
+        return cv_iq_error(q, CV_STE_INTERNAL_SERVER_ERROR, NULL);
+    }
+    return cv_iq_send(q, r);
+}
+
+/* Pushes <block/> or <unblock/> with the items to the resources that asked for the
+   blocklist (XEP-0191 §3.3, §3.4). */
+typedef struct push_s {
+    cv_c2s_t *found[64];
+    size_t n;
+} push_t;
+
+static void collect_requesters(cv_sess_entry_t *e, void *arg)
+{
+    push_t *p = arg;
+    cv_c2s_t *s = cv__c2s_of_entry(e);
+    if (p->n < 64 && atomic_load_explicit(&s->blocklist_requested, memory_order_relaxed)) {
+        cv__c2s_hold(s);
+        p->found[p->n++] = s;
+    }
+}
+
+static void push(cv_iq_t *q, const cv_xml_node_t *payload)
+{
+    cv_jid_t bare = {(char *)q->user, (char *)q->host, NULL, NULL};
+    push_t p = {{NULL}, 0};
+    cv_stanza_t *st = NULL;
+    cv_sessions_visit_bare(q->srv->sessions, &bare, collect_requesters, &p);
+    if (p.n > 0 && cv_stanza_new(&st, "iq", CV_NS_CLIENT) == 0) {
+        cv_xml_node_t *root = cv_stanza_root(st);
+        cv_stanza_t *copy = NULL;
+        if (cv_stanza_set_attr(st, root, "type", "set") == 0 &&
+            cv_stanza_set_attr(st, root, "id", "block-push") == 0 &&
+            cv_stanza_clone(payload, &copy) == 0) {
+            /* The push carries the same items as the request: copy them in. */
+            cv_xml_node_t *dst = cv_stanza_add_child(st, root, payload->name, CV_NS_BLOCKING);
+            for (cv_xml_node_t *it = cv_xml_first_element(cv_stanza_root(copy)); dst && it;
+                 it = cv_xml_next_element(it)) {
+                cv_xml_node_t *n = cv_stanza_add_child(st, dst, "item", CV_NS_BLOCKING);
+                const char *jid = cv_xml_attr(it, "jid");
+                if (n && jid)
+                    (void)cv_stanza_set_attr(st, n, "jid", jid);
+            }
+            for (size_t i = 0; i < p.n; i++) {
+                cv_buf_t full = CV_BUF_INIT;
+                if (cv_jid_format_full(&p.found[i]->jid, &full) == 0 &&
+                    cv_stanza_set_attr(st, root, "to", full.data) == 0)
+                    (void)cv__deliver(q->srv, q->self, p.found[i], root);
+                cv_buf_free(&full);
+            }
+        }
+        cv_stanza_free(copy);
+    }
+    cv_stanza_free(st);
+    for (size_t i = 0; i < p.n; i++)
+        cv__c2s_release(p.found[i]);
+}
+
+/* Collects the normalized JIDs of the request's items. Returns 0 or the stanza error. */
+static int parse_items(const cv_xml_node_t *payload, char ***out, size_t *n, cv_stanza_err_t *err)
+{
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    for (cv_xml_node_t *it = cv_xml_first_element(payload); it; it = cv_xml_next_element(it)) {
+        const char *jid = cv_xml_attr(it, "jid");
+        cv_jid_t j = CV_JID_INIT;
+        cv_buf_t b = CV_BUF_INIT;
+        if (strcmp(it->name, "item") != 0)
+            continue;
+        *err = CV_STE_JID_MALFORMED;
+        if (!jid || cv_jid_parse(&j, jid, strlen(jid)) < 0 || cv_jid_format_full(&j, &b) < 0) {
+            cv_jid_free(&j);
+            cv_buf_free(&b);
+            return CV_EINVAL;
+        }
+        cv_jid_free(&j);
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            char **grown = realloc(*out, cap * sizeof *grown);
+            if (!grown) {
+                cv_buf_free(&b);
+                *err = CV_STE_INTERNAL_SERVER_ERROR;
+                return CV_ENOMEM;
+            }
+            *out = grown;
+        }
+        (*out)[(*n)++] = b.data; /* takes the buffer's memory */
+    }
+    return 0;
+}
+
+static void free_items(char **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(items[i]);
+    free(items);
+}
+
+static int blocklist_set(cv_iq_t *q)
+{
+    int block = !strcmp(q->payload->name, "block");
+    char **items = NULL;
+    size_t n = 0, changed = 0;
+    cv_stanza_err_t err = CV_STE_BAD_REQUEST;
+    int rc;
+
+    if (!block && strcmp(q->payload->name, "unblock") != 0)
+        return cv_iq_error(q, CV_STE_BAD_REQUEST, NULL);
+    rc = parse_items(q->payload, &items, &n, &err);
+    if (rc < 0)
+        goto error;
+    if (block && n == 0) {
+        err = CV_STE_BAD_REQUEST; /* XEP-0191 §3.3: a block needs at least one item */
+        rc = CV_EINVAL;
+        goto error;
+    }
+    if (block)
+        rc = cv_store_block_add(q->srv->store, q->host, q->user, (const char *const *)items, n,
+                                CV_BLOCKLIST_MAX, &changed);
+    else if (n > 0)
+        rc = cv_store_block_remove(q->srv->store, q->host, q->user, (const char *const *)items, n,
+                                   &changed);
+    else
+        rc = cv_store_block_clear(q->srv->store, q->host, q->user, &changed); /* §3.4: all */
+    if (rc < 0) {
+        err = rc == CV_ELIMIT ? CV_STE_RESOURCE_CONSTRAINT : CV_STE_INTERNAL_SERVER_ERROR;
+        goto error;
+    }
+    refresh_flags(q);
+    rc = cv_iq_result(q);
+    push(q, q->payload);
+    free_items(items, n);
+    return rc;
+error:
+    free_items(items, n);
+    return cv_iq_error(q, err, NULL);
+}
+
+int cv_mod_blocking(cv_iq_t *q)
+{
+    if (!q->is_set)
+        return strcmp(q->payload->name, "blocklist") ? cv_iq_error(q, CV_STE_BAD_REQUEST, NULL)
+                                                     : blocklist_get(q);
+    return blocklist_set(q);
+}

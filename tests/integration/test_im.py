@@ -1,0 +1,119 @@
+"""The IM walk-through (RFC 6121): roster, subscription approval to 'both', presence of
+several resources, messages, unavailable on logout, offline storage across a restart with a
+delay stamp, and blocking (XEP-0191)."""
+
+import asyncio
+
+from harness import HOST, check, login
+
+USERS = {'romeo': 'montague1', 'juliet': 'capulet12'}
+ROMEO = 'romeo@' + HOST
+JULIET = 'juliet@' + HOST
+
+
+async def settle(cond, timeout=8.0):
+    for _ in range(int(timeout / 0.05)):
+        if cond():
+            return True
+        await asyncio.sleep(0.05)
+    return cond()
+
+
+async def user(ctx, srv, jid, approve=False):
+    name = jid.split('@')[0]
+    c = await login(ctx, srv.starttls_port, jid, USERS[name], mech='SCRAM-SHA-256')
+    c.register_plugin('xep_0203')
+    c.got = []
+    c.pres = []
+    c.add_event_handler('message', lambda m: c.got.append(
+        (m['body'], m['delay']['stamp'] if m.get_plugin('delay', check=True) else None)))
+    c.add_event_handler('presence', lambda p: c.pres.append((p['from'].full, p['type'])))
+    # slixmpp answers requests itself: approve (True) or leave them to the test (None),
+    # and never subscribes back on its own.
+    c.roster.auto_authorize = True if approve else None
+    c.roster.auto_subscribe = False
+    await c.get_roster()
+    c.send_presence()
+    return c
+
+
+def sub(c, jid):
+    return c.client_roster[jid]['subscription'] if jid in c.client_roster.keys() else None
+
+
+async def test_walkthrough(ctx):
+    srv = await ctx.server(users=USERS)
+    r = await user(ctx, srv, ROMEO + '/orchard')
+    j = await user(ctx, srv, JULIET + '/balcony', approve=True)
+    r.send_presence(pto=JULIET, ptype='subscribe')
+    check(await settle(lambda: sub(r, JULIET) == 'to'), 'romeo: %s' % sub(r, JULIET))
+    check(await settle(lambda: sub(j, ROMEO) == 'from'), 'juliet: %s' % sub(j, ROMEO))
+    # Juliet subscribes back; romeo approves by hand.
+    r.roster.auto_authorize = True
+    j.send_presence(pto=ROMEO, ptype='subscribe')
+    check(await settle(lambda: sub(r, JULIET) == 'both' and sub(j, ROMEO) == 'both'),
+          'romeo %s juliet %s' % (sub(r, JULIET), sub(j, ROMEO)))
+    # Each sees the other's presence, and both of juliet's resources.
+    j2 = await user(ctx, srv, JULIET + '/garden')
+    check(await settle(lambda: (JULIET + '/garden', 'available') in r.pres and
+                       (JULIET + '/balcony', 'available') in r.pres),
+          'romeo saw %s' % r.pres)
+    check(await settle(lambda: (ROMEO + '/orchard', 'available') in j2.pres),
+          'juliet/garden saw %s' % j2.pres)
+    r.send_message(mto=JULIET, mbody='hello', mtype='chat')
+    check(await settle(lambda: j.got[-1:] == [('hello', None)] and j2.got[-1:] == [('hello', None)]),
+          'juliet got %s / %s' % (j.got, j2.got))
+    # Juliet logs out: romeo sees both resources go.
+    r.pres.clear()
+    j.disconnect()
+    j2.disconnect()
+    check(await settle(lambda: (JULIET + '/balcony', 'unavailable') in r.pres and
+                       (JULIET + '/garden', 'unavailable') in r.pres),
+          'romeo saw %s' % r.pres)
+    # Offline: stored, the server restarts, juliet gets it with a delay stamp.
+    r.send_message(mto=JULIET, mbody='wherefore art thou', mtype='chat')
+    await asyncio.sleep(0.5)
+    r.disconnect()
+    await asyncio.sleep(0.3)
+    rc = await srv.terminate()
+    check(rc == 0, 'server exit status %s' % rc)
+    srv.users = {}  # the accounts are in the data directory already
+    srv.stopped_rc = None
+    await srv.start()
+    j = await user(ctx, srv, JULIET + '/balcony')
+    check(await settle(lambda: any(g[0] == 'wherefore art thou' for g in j.got)),
+          'juliet got %s after the restart' % j.got)
+    got = [g for g in j.got if g[0] == 'wherefore art thou']
+    check(len(got) == 1 and got[0][1] is not None, 'offline message %s has no delay stamp' % got)
+    # And only once: a second login finds nothing left.
+    j.disconnect()
+    await asyncio.sleep(0.3)
+    j = await user(ctx, srv, JULIET + '/balcony')
+    await asyncio.sleep(0.5)
+    check(not any(g[0] == 'wherefore art thou' for g in j.got), 'delivered twice: %s' % j.got)
+
+
+async def test_blocked_contact_is_not_delivered(ctx):
+    srv = await ctx.server(users=USERS)
+    r = await user(ctx, srv, ROMEO + '/orchard')
+    j = await user(ctx, srv, JULIET + '/balcony')
+    iq = j.Iq()
+    iq['type'] = 'set'
+    block = iq.xml.makeelement('{urn:xmpp:blocking}block', {})
+    item = block.makeelement('{urn:xmpp:blocking}item', {'jid': ROMEO})
+    block.append(item)
+    iq.xml.append(block)
+    res = await iq.send(timeout=5)
+    check(res['type'] == 'result', 'block: %s' % res)
+    errors = []
+    r.add_event_handler('message_error', lambda m: errors.append(m['error']['condition']))
+    r.send_message(mto=JULIET, mbody='let me in', mtype='chat')
+    check(await settle(lambda: errors == ['service-unavailable']), 'romeo got %s' % errors)
+    await asyncio.sleep(0.3)
+    check(not any(g[0] == 'let me in' for g in j.got), 'juliet got %s' % j.got)
+    # Juliet writing to romeo, whom she blocks, is refused with not-acceptable.
+    jerr = []
+    j.add_event_handler('message_error', lambda m: jerr.append(m['error']['condition']))
+    j.send_message(mto=ROMEO, mbody='go away', mtype='chat')
+    check(await settle(lambda: jerr == ['not-acceptable']), 'juliet got %s' % jerr)
+    check(not any(g[0] == 'go away' for g in r.got), 'romeo got %s' % r.got)
