@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "corvid/clock.h"
 #include "corvid/log.h"
 #include "corvid/subfsm.h"
 #include "roster_int.h"
@@ -206,6 +207,7 @@ void cv__presence_broadcast(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv
     int available = !type;
     cv_payload_t *p = NULL;
     int first = available && !s->initial_sent;
+    uint64_t started = cv_clock_us();
 
     if (!available && (!type || strcmp(type, "unavailable") != 0))
         return; /* error presence without 'to': nothing to do */
@@ -242,7 +244,8 @@ void cv__presence_broadcast(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv
         s->initial_sent = 0;
         (void)cv_store_last_set(srv->store, s->host, s->user, (uint64_t)time(NULL), "");
     }
-    cv_debug("presence of %s@%s/%s to %zu contacts", s->user, s->host, s->jid.resource, f.contacts);
+    cv_debug("presence of %s@%s/%s to %zu contacts in %llu us", s->user, s->host, s->jid.resource,
+             f.contacts, (unsigned long long)(cv_clock_us() - started));
     cv__payload_release(p);
 }
 

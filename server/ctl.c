@@ -22,7 +22,9 @@ static void usage(FILE *f, const char *prog)
         "  adduser USER@HOST [PASSWORD]   create an account (password read from stdin if absent)\n"
         "  passwd USER@HOST [PASSWORD]    set an account's password\n"
         "  deluser USER@HOST              remove an account\n"
-        "  list HOST                      list the accounts of a host\n",
+        "  list HOST                      list the accounts of a host\n"
+        "  roster-add USER@HOST CONTACT [none|to|from|both] [NAME]\n"
+        "                                 put a contact on a roster (no stanzas are sent)\n",
         prog);
 }
 
@@ -109,6 +111,42 @@ out:
     return rc;
 }
 
+static int roster_add(cv_store_t *st, const cv_jid_t *jid, int argc, char **argv)
+{
+    static const char *const subs[] = {"none", "to", "from", "both"};
+    cv_jid_t contact = CV_JID_INIT;
+    cv_buf_t bare = CV_BUF_INIT;
+    cv_store_roster_item_t it;
+    int rc = cv_jid_parse(&contact, argv[2], strlen(argv[2]));
+    if (rc < 0 || contact.resource || cv_jid_format_bare(&contact, &bare) < 0) {
+        fprintf(stderr, "not a bare JID: %s\n", argv[2]);
+        rc = CV_EINVAL;
+        goto out;
+    }
+    memset(&it, 0, sizeof it);
+    it.contact = bare.data;
+    it.in_roster = 1;
+    it.name = argc > 4 ? argv[4] : NULL;
+    rc = CV_EINVAL;
+    for (unsigned i = 0; i < 4; i++)
+        if (argc <= 3 || strcmp(argv[3], subs[i]) == 0) {
+            it.sub = (cv_store_sub_t)(argc <= 3 ? 0 : i);
+            rc = 0;
+            break;
+        }
+    if (rc < 0) {
+        fprintf(stderr, "subscription must be none, to, from or both\n");
+        goto out;
+    }
+    rc = cv_store_roster_put(st, jid->domain, jid->local, &it, NULL);
+    if (rc < 0)
+        fprintf(stderr, "roster of %s@%s: %s\n", jid->local, jid->domain, cv_strerror(rc));
+out:
+    cv_jid_free(&contact);
+    cv_buf_free(&bare);
+    return rc;
+}
+
 static int print_user(void *ctx, const char *user)
 {
     printf("%s@%s\n", user, (const char *)ctx);
@@ -138,6 +176,8 @@ static int command(const cv_config_t *cfg, cv_store_t *st, int argc, char **argv
         rc = set_password(cfg, st, &jid, argc == 3 ? argv[2] : NULL, 1);
     } else if (strcmp(cmd, "passwd") == 0 && argc <= 3) {
         rc = set_password(cfg, st, &jid, argc == 3 ? argv[2] : NULL, 0);
+    } else if (strcmp(cmd, "roster-add") == 0 && argc >= 3 && argc <= 5) {
+        rc = roster_add(st, &jid, argc, argv);
     } else if (strcmp(cmd, "deluser") == 0 && argc == 2) {
         rc = cv_store_account_delete(st, jid.domain, jid.local);
         if (rc == CV_ENOTFOUND)
