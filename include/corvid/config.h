@@ -60,7 +60,7 @@ typedef struct cv_config_s {
     unsigned max_attributes;
     unsigned max_connections;
     unsigned negotiation_timeout_ms;
-    size_t max_output_queue; /* >= max_stanza_size */
+    size_t max_output_queue;       /* >= max_stanza_size */
     unsigned max_roster_items;     /* items one roster may hold */
     unsigned max_offline_messages; /* messages kept for one offline account; 0 = none */
 
