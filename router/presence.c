@@ -201,6 +201,14 @@ static int pending_item(void *arg, const cv_store_roster_item_t *it)
     return 0;
 }
 
+static void last_saved(void *ctx, int rc, uint64_t value)
+{
+    CV_UNUSED(ctx);
+    CV_UNUSED(value);
+    if (rc < 0)
+        cv_warn("last activity not recorded: %s", cv_strerror(rc));
+}
+
 void cv__presence_broadcast(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv_xml_node_t *st)
 {
     const char *type = cv_xml_attr(st, "type");
@@ -211,6 +219,8 @@ void cv__presence_broadcast(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv
 
     if (!available && (!type || strcmp(type, "unavailable") != 0))
         return; /* error presence without 'to': nothing to do */
+    if (!available && !s->initial_sent && s->ndirected == 0)
+        return; /* never available: nobody has its presence to withdraw */
     if (cv__payload_new(st, &p) < 0)
         return;
     set_last_presence(srv, s, available ? p : NULL);
@@ -241,8 +251,19 @@ void cv__presence_broadcast(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv
             free(s->directed[i]);
         }
         s->ndirected = 0;
+        /* XEP-0012: when the account was last seen, with the status it left with. Only a
+           session that had been available counts, and the write does not wait. */
+        if (s->initial_sent) {
+            const cv_xml_node_t *stel = cv_xml_child(st, "status", CV_NS_CLIENT);
+            cv_buf_t status = CV_BUF_INIT;
+            if (stel)
+                (void)cv_xml_text(stel, &status);
+            if (cv_store_last_set_async(srv->store, s->host, s->user, (uint64_t)time(NULL),
+                                        status.data ? status.data : "", last_saved, NULL) < 0)
+                cv_debug("last activity of %s@%s not recorded", s->user, s->host);
+            cv_buf_free(&status);
+        }
         s->initial_sent = 0;
-        (void)cv_store_last_set(srv->store, s->host, s->user, (uint64_t)time(NULL), "");
     }
     cv_debug("presence of %s@%s/%s to %zu contacts in %llu us", s->user, s->host, s->jid.resource,
              f.contacts, (unsigned long long)(cv_clock_us() - started));

@@ -492,6 +492,18 @@ int cv_store_last_set(cv_store_t *st, const char *host, const char *user, uint64
     return store_wait_end(&w, rc, NULL);
 }
 
+int cv_store_last_set_async(cv_store_t *st, const char *host, const char *user, uint64_t secs,
+                            const char *status, cv_store_done_fn cb, void *ctx)
+{
+    int rc;
+    if (!store_user_ok(st, host, user) || !cb)
+        return CV_EINVAL;
+    rc = store_text_ok(status);
+    if (rc < 0)
+        return rc;
+    return st->ops->last_set(st, host, user, secs, status, cb, ctx);
+}
+
 int cv_store_last_get(cv_store_t *st, const char *host, const char *user, uint64_t *secs,
                       cv_buf_t *status)
 {

@@ -333,6 +333,9 @@ int cv_store_block_contains(cv_store_t *st, const char *host, const char *user, 
  */
 int cv_store_last_set(cv_store_t *st, const char *host, const char *user, uint64_t secs,
                       const char *status);
+/* As cv_store_last_set; cb gets 0 as value. If this returns non-zero, cb never runs. */
+int cv_store_last_set_async(cv_store_t *st, const char *host, const char *user, uint64_t secs,
+                            const char *status, cv_store_done_fn cb, void *ctx);
 int cv_store_last_get(cv_store_t *st, const char *host, const char *user, uint64_t *secs,
                       cv_buf_t *status);
 
