@@ -8,6 +8,7 @@
 
 #include "corvid/log.h"
 #include "c2s_int.h"
+#include "reply.h"
 
 static void send_features(cv_c2s_t *s);
 
@@ -106,33 +107,8 @@ void cv__c2s_stream_error(cv_c2s_t *s, cv_stream_err_t cond, const char *text)
 
 int cv__c2s_reply_new(cv_c2s_t *s, const cv_xml_node_t *req, const char *type, cv_stanza_t **out)
 {
-    cv_stanza_t *r = NULL;
-    const char *id = cv_xml_attr(req, "id");
-    const char *to = cv_xml_attr(req, "to");
-    int rc = cv_stanza_new(&r, req->name, CV_NS_CLIENT);
-    cv_xml_node_t *root;
-    cv_buf_t me = CV_BUF_INIT;
-
-    if (rc < 0)
-        return rc;
-    root = cv_stanza_root(r);
-    rc = cv_stanza_set_attr(r, root, "type", type);
-    if (rc == 0 && id)
-        rc = cv_stanza_set_attr(r, root, "id", id);
-    if (rc == 0 && to)
-        rc = cv_stanza_set_attr(r, root, "from", to);
-    if (rc == 0 && s->routed) {
-        rc = cv_jid_format_full(&s->jid, &me);
-        if (rc == 0)
-            rc = cv_stanza_set_attr(r, root, "to", me.data);
-    }
-    cv_buf_free(&me);
-    if (rc < 0) {
-        cv_stanza_free(r);
-        return rc;
-    }
-    *out = r;
-    return 0;
+    CV_UNUSED(s);
+    return cv__reply_new(req, type, out);
 }
 
 int cv__c2s_stanza_error(cv_c2s_t *s, const cv_xml_node_t *st, cv_stanza_err_t cond,
@@ -147,17 +123,7 @@ int cv__c2s_stanza_error(cv_c2s_t *s, const cv_xml_node_t *st, cv_stanza_err_t c
         return 0;
     if (strcmp(st->name, "iq") && strcmp(st->name, "message") && strcmp(st->name, "presence"))
         return 0;
-    rc = cv__c2s_reply_new(s, st, "error", &r);
-    if (rc < 0)
-        return rc;
-    cv_xml_node_t *err = cv_stanza_add_child(r, cv_stanza_root(r), "error", CV_NS_CLIENT);
-    cv_xml_node_t *c =
-        err ? cv_stanza_add_child(r, err, cv_stanza_err_name(cond), CV_NS_STANZAS_ERR) : NULL;
-    rc = c ? cv_stanza_set_attr(r, err, "type", cv_stanza_err_type(cond)) : CV_ENOMEM;
-    if (rc == 0 && text) {
-        cv_xml_node_t *t = cv_stanza_add_child(r, err, "text", CV_NS_STANZAS_ERR);
-        rc = t ? cv_stanza_add_text(r, t, text, strlen(text)) : CV_ENOMEM;
-    }
+    rc = cv__reply_error(st, cond, text, NULL, NULL, &r);
     if (rc == 0)
         rc = cv__c2s_send_stanza(s, cv_stanza_root(r));
     cv_stanza_free(r);

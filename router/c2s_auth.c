@@ -10,6 +10,7 @@
 #include "corvid/clock.h"
 #include "corvid/log.h"
 #include "c2s_int.h"
+#include "reply.h"
 
 /* Failed SASL attempts one stream may make before it is closed. */
 #define CV_C2S_MAX_AUTH_TRIES 5
@@ -334,13 +335,7 @@ static int legacy_fields(cv_c2s_t *s, const cv_xml_node_t *iq)
 
 static int child_text(const cv_xml_node_t *q, const char *name, cv_buf_t *out)
 {
-    const cv_xml_node_t *el = cv_xml_child(q, name, NULL);
-    if (!el)
-        return CV_ENOTFOUND;
-    int rc = cv_xml_text(el, out);
-    if (rc == 0 && !out->data)
-        rc = cv_buf_append_str(out, "");
-    return rc;
+    return cv__child_text(q, name, NULL, out);
 }
 
 /* Checks username/password of a legacy login. Returns 0, or the stanza error to send. */

@@ -6,6 +6,7 @@
 
 #include "corvid/iq.h"
 #include "c2s_int.h"
+#include "reply.h"
 
 static int h_ping(cv_iq_t *q)
 {
@@ -88,26 +89,7 @@ int cv_iq_dispatch(cv_iq_t *q)
 
 int cv_iq_reply(cv_iq_t *q, const char *type, cv_stanza_t **out)
 {
-    cv_stanza_t *r = NULL;
-    const char *id = cv_xml_attr(q->iq, "id");
-    const char *to = cv_xml_attr(q->iq, "to");
-    int rc = cv_stanza_new(&r, "iq", CV_NS_CLIENT);
-    if (rc < 0)
-        return rc;
-    cv_xml_node_t *root = cv_stanza_root(r);
-    rc = cv_stanza_set_attr(r, root, "type", type);
-    if (rc == 0 && id)
-        rc = cv_stanza_set_attr(r, root, "id", id);
-    if (rc == 0 && to)
-        rc = cv_stanza_set_attr(r, root, "from", to);
-    if (rc == 0)
-        rc = cv_stanza_set_attr(r, root, "to", cv_xml_attr(q->iq, "from"));
-    if (rc < 0) {
-        cv_stanza_free(r);
-        return rc;
-    }
-    *out = r;
-    return 0;
+    return cv__reply_new(q->iq, type, out);
 }
 
 int cv_iq_send_to_sender(cv_iq_t *q, const cv_xml_node_t *node)
@@ -132,21 +114,6 @@ int cv_iq_result(cv_iq_t *q)
 int cv_iq_error(cv_iq_t *q, cv_stanza_err_t cond, const char *text)
 {
     cv_stanza_t *r = NULL;
-    int rc = cv_iq_reply(q, "error", &r);
-    if (rc < 0)
-        return rc;
-    cv_xml_node_t *root = cv_stanza_root(r);
-    cv_xml_node_t *err = cv_stanza_add_child(r, root, "error", CV_NS_CLIENT);
-    cv_xml_node_t *c =
-        err ? cv_stanza_add_child(r, err, cv_stanza_err_name(cond), CV_NS_STANZAS_ERR) : NULL;
-    rc = c ? cv_stanza_set_attr(r, err, "type", cv_stanza_err_type(cond)) : CV_ENOMEM;
-    if (rc == 0 && text) {
-        cv_xml_node_t *t = cv_stanza_add_child(r, err, "text", CV_NS_STANZAS_ERR);
-        rc = t ? cv_stanza_add_text(r, t, text, strlen(text)) : CV_ENOMEM;
-    }
-    if (rc < 0) {
-        cv_stanza_free(r);
-        return rc;
-    }
-    return cv_iq_send(q, r);
+    int rc = cv__reply_error(q->iq, cond, text, NULL, NULL, &r);
+    return rc < 0 ? rc : cv_iq_send(q, r);
 }

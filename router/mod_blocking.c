@@ -11,6 +11,7 @@
 
 #include "corvid/iq.h"
 #include "corvid/log.h"
+#include "reply.h"
 #include "roster_int.h"
 
 #define CV_NS_BLOCKING "urn:xmpp:blocking"
@@ -69,21 +70,10 @@ void cv__blocking_refuse(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *sender,
        application-specific <blocked/> so the client can tell why. */
     cv_stanza_t *e = NULL;
     const char *type = cv_xml_attr(st, "type");
-    if ((type && !strcmp(type, "error")) || cv_stanza_new(&e, st->name, CV_NS_CLIENT) < 0)
+    if (type && !strcmp(type, "error"))
         return;
-    cv_xml_node_t *root = cv_stanza_root(e);
-    const char *id = cv_xml_attr(st, "id");
-    const char *to = cv_xml_attr(st, "to");
-    cv_xml_node_t *err = NULL;
-    if (cv_stanza_set_attr(e, root, "type", "error") == 0 &&
-        (!id || cv_stanza_set_attr(e, root, "id", id) == 0) &&
-        (!to || cv_stanza_set_attr(e, root, "from", to) == 0) &&
-        cv_stanza_set_attr(e, root, "to", cv_xml_attr(st, "from")) == 0 &&
-        (err = cv_stanza_add_child(e, root, "error", CV_NS_CLIENT)) != NULL &&
-        cv_stanza_set_attr(e, err, "type", "cancel") == 0 &&
-        cv_stanza_add_child(e, err, "not-acceptable", CV_NS_STANZAS_ERR) &&
-        cv_stanza_add_child(e, err, "blocked", CV_NS_BLOCKING_ERRORS))
-        (void)cv__deliver(srv, from, sender, root);
+    if (cv__reply_error(st, CV_STE_NOT_ACCEPTABLE, NULL, "blocked", CV_NS_BLOCKING_ERRORS, &e) == 0)
+        (void)cv__deliver(srv, from, sender, cv_stanza_root(e));
     cv_stanza_free(e);
 }
 

@@ -11,16 +11,11 @@
 #include "corvid/log.h"
 #include "corvid/scram.h"
 #include "c2s_int.h"
+#include "reply.h"
 
 static int field_text(const cv_xml_node_t *q, const char *name, cv_buf_t *out)
 {
-    const cv_xml_node_t *el = cv_xml_child(q, name, CV_NS_REGISTER);
-    if (!el)
-        return CV_ENOTFOUND;
-    int rc = cv_xml_text(el, out);
-    if (rc == 0 && !out->data)
-        rc = cv_buf_append_str(out, "");
-    return rc;
+    return cv__child_text(q, name, CV_NS_REGISTER, out);
 }
 
 static void wipe(cv_buf_t *b)

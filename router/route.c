@@ -12,6 +12,7 @@
 #include "corvid/iq.h"
 #include "corvid/log.h"
 #include "corvid/rules.h"
+#include "reply.h"
 #include "roster_int.h"
 
 /* What one routing decision works with. */
@@ -39,33 +40,12 @@ void cv__route_bounce(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *sender,
                       const cv_xml_node_t *st, cv_stanza_err_t cond, const char *text)
 {
     cv_stanza_t *e = NULL;
-    cv_xml_node_t *root, *err, *c;
-    const char *id = cv_xml_attr(st, "id");
-    const char *to = cv_xml_attr(st, "to");
     const char *type = cv_xml_attr(st, "type");
-
     /* Never an error in reply to an error: two servers could loop forever. */
     if (type && !strcmp(type, "error"))
         return;
-    if (cv_stanza_new(&e, st->name, CV_NS_CLIENT) < 0)
-        return;
-    root = cv_stanza_root(e);
-    if (cv_stanza_set_attr(e, root, "type", "error") < 0 ||
-        (id && cv_stanza_set_attr(e, root, "id", id) < 0) ||
-        (to && cv_stanza_set_attr(e, root, "from", to) < 0) ||
-        cv_stanza_set_attr(e, root, "to", cv_xml_attr(st, "from")) < 0)
-        goto out;
-    err = cv_stanza_add_child(e, root, "error", CV_NS_CLIENT);
-    c = err ? cv_stanza_add_child(e, err, cv_stanza_err_name(cond), CV_NS_STANZAS_ERR) : NULL;
-    if (!c || cv_stanza_set_attr(e, err, "type", cv_stanza_err_type(cond)) < 0)
-        goto out;
-    if (text) {
-        cv_xml_node_t *t = cv_stanza_add_child(e, err, "text", CV_NS_STANZAS_ERR);
-        if (!t || cv_stanza_add_text(e, t, text, strlen(text)) < 0)
-            goto out;
-    }
-    (void)cv__deliver(srv, from, sender, root);
-out:
+    if (cv__reply_error(st, cond, text, NULL, NULL, &e) == 0)
+        (void)cv__deliver(srv, from, sender, cv_stanza_root(e));
     cv_stanza_free(e);
 }
 
