@@ -6,7 +6,8 @@
 #   4. each libFuzzer target for a short run (FUZZ_SECONDS, default 15)
 #   5. integration tests: the real server driven by real XMPP clients (slixmpp,
 #      go-sendxmpp, raw sockets), against the ASan build of the server
-#   6. formatting check (clang-format)
+#   6. a smoke run of every benchmark scenario (bench/smoke; no timing asserted)
+#   7. formatting check (clang-format)
 # Ends with one line "N passed, N failed" over all of it; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -103,6 +104,21 @@ if [ -x build-asan/corvid ]; then
     fi
 else
     failed=$((failed + 1)); failures+=("integration: no server binary")
+fi
+
+stage "benchmark smoke run (every corvid-bench scenario, seconds each; no timing asserted)"
+if [ -x build-test/corvid-bench ]; then
+    SMOKE_STRICT=1 bench/smoke build-test 2>&1 | tee build-test-logs/smoke.log
+    line=$(grep -E "^[0-9]+ passed, [0-9]+ failed" build-test-logs/smoke.log | tail -n1)
+    if [ -n "$line" ]; then
+        p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+        passed=$((passed + p)); failed=$((failed + f))
+        [ "$f" -eq 0 ] || failures+=("bench smoke: $f failed")
+    else
+        failed=$((failed + 1)); failures+=("bench smoke: did not finish")
+    fi
+else
+    failed=$((failed + 1)); failures+=("bench smoke: corvid-bench not built")
 fi
 
 stage "formatting (clang-format)"
