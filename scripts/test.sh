@@ -31,6 +31,16 @@ count_ctest() { # $1: name, $2: log file
     passed=$((passed + p)); failed=$((failed + f))
     [ "$f" -eq 0 ] || failures+=("$1: $f failed")
 }
+count_plain() { # $1: name, $2: log whose last "N passed, N failed" line counts
+    local line p f
+    line=$(grep -E "^[0-9]+ passed, [0-9]+ failed" "$2" | tail -n1)
+    if [ -z "$line" ]; then
+        failed=$((failed + 1)); failures+=("$1: did not finish"); return
+    fi
+    p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+    passed=$((passed + p)); failed=$((failed + f))
+    [ "$f" -eq 0 ] || failures+=("$1: $f failed")
+}
 build() { # $1: dir, rest: cmake args
     local dir=$1; shift
     cmake -S . -B "$dir" -DCORVID_WERROR=ON "$@" >"$dir.configure.log" 2>&1 &&
@@ -94,14 +104,7 @@ stage "integration tests (real server, real clients)"
 if [ -x build-asan/corvid ]; then
     ASAN_OPTIONS=detect_leaks=1 /usr/bin/python3 tests/integration/run.py build-asan 2>&1 |
         tee build-test-logs/integration.log
-    line=$(grep -E "^[0-9]+ passed, [0-9]+ failed" build-test-logs/integration.log | tail -n1)
-    if [ -n "$line" ]; then
-        p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
-        passed=$((passed + p)); failed=$((failed + f))
-        [ "$f" -eq 0 ] || failures+=("integration: $f failed")
-    else
-        failed=$((failed + 1)); failures+=("integration: runner did not finish")
-    fi
+    count_plain integration build-test-logs/integration.log
 else
     failed=$((failed + 1)); failures+=("integration: no server binary")
 fi
@@ -109,14 +112,7 @@ fi
 stage "benchmark smoke run (every corvid-bench scenario, seconds each; no timing asserted)"
 if [ -x build-test/corvid-bench ]; then
     SMOKE_STRICT=1 bench/smoke build-test 2>&1 | tee build-test-logs/smoke.log
-    line=$(grep -E "^[0-9]+ passed, [0-9]+ failed" build-test-logs/smoke.log | tail -n1)
-    if [ -n "$line" ]; then
-        p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
-        passed=$((passed + p)); failed=$((failed + f))
-        [ "$f" -eq 0 ] || failures+=("bench smoke: $f failed")
-    else
-        failed=$((failed + 1)); failures+=("bench smoke: did not finish")
-    fi
+    count_plain "bench smoke" build-test-logs/smoke.log
 else
     failed=$((failed + 1)); failures+=("bench smoke: corvid-bench not built")
 fi
