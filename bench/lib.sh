@@ -33,6 +33,11 @@ wait_port() {
     return 1
 }
 
+# Prints the pid of the process listening on 127.0.0.1:$1.
+port_pid() {
+    ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1
+}
+
 # Installs Debian packages that are missing (needs root).
 ensure_pkgs() {
     local missing=()
@@ -87,11 +92,8 @@ start_prosody() { # NUSERS
     "$BENCH_DIR/make-users" prosody "$1" --domain "$BENCH_DOMAIN" --password "$BENCH_PASSWORD" \
         -- --config "$BENCH_DIR/prosody.cfg.lua" >&2 || return 1
     prosody --config "$BENCH_DIR/prosody.cfg.lua" -F >"$SRV_DIR/stdout.log" 2>&1 &
-    local launcher=$!
+    SRV_PID=$!
     wait_port "$SRV_PORT" 30 || { log "prosody did not start"; tail "$SRV_DIR"/*.log >&2; return 1; }
-    # prosody may re-exec itself as the prosody user: measure the process on the port.
-    SRV_PID=$(pgrep -f "prosody --config $BENCH_DIR/prosody.cfg.lua" | head -n1)
-    [ -n "$SRV_PID" ] || SRV_PID=$launcher
 }
 
 start_ejabberd() { # NUSERS
@@ -118,7 +120,7 @@ EOC
     ejabberdctl --config-dir "$SRV_DIR" foreground >"$SRV_DIR/stdout.log" 2>&1 &
     wait_port "$SRV_PORT" 60 || { log "ejabberd did not start"; tail "$SRV_DIR/stdout.log" >&2; return 1; }
     ejabberdctl --config-dir "$SRV_DIR" started >/dev/null 2>&1 || sleep 2
-    SRV_PID=$(pgrep -f "beam.smp.*$EJ_NODE" | head -n1)
+    SRV_PID=$(port_pid "$SRV_PORT") # beam.smp, under ejabberdctl and su
     "$BENCH_DIR/make-users" ejabberd "$1" --domain "$BENCH_DOMAIN" --password "$BENCH_PASSWORD" \
         -- --config-dir "$SRV_DIR" >&2 || return 1
 }

@@ -24,7 +24,7 @@ component_ports = {}
 admins = {}
 modules_enabled = {
     "roster"; "saslauth"; "tls"; "disco"; "ping"; "presence"; "message"; "iq";
-    "offline"; "posix";
+    "offline";
 }
 modules_disabled = { "s2s"; "c2s_limits"; "limits" }
 
