@@ -18,8 +18,9 @@
 #include "corvid/log.h"
 #include "net_int.h"
 
-/* Buffers larger than this are released once empty, so idle connections stay small. */
-#define CV_NET_KEEP_BUF 512u
+/* Output buffers are released as soon as they are empty, so an idle connection holds
+   none; a busy one pays a malloc per send, not per stanza. */
+#define CV_NET_KEEP_BUF 0u
 
 struct io_uring_sqe *cv__net_sqe(cv_worker_t *w)
 {
@@ -169,6 +170,7 @@ void cv__net_conn_input(cv_conn_t *c, const char *data, size_t len)
 
     if (c->closing)
         return;
+    c->active = 1;
     if (!c->tls) {
         if (ops->on_data(c, data, len) < 0 && !c->closing)
             cv_net_conn_close(c);
