@@ -117,3 +117,61 @@ async def test_blocked_contact_is_not_delivered(ctx):
     j.send_message(mto=ROMEO, mbody='go away', mtype='chat')
     check(await settle(lambda: jerr == ['not-acceptable']), 'juliet got %s' % jerr)
     check(not any(g[0] == 'go away' for g in r.got), 'romeo got %s' % r.got)
+
+
+async def roster_iq(c, typ, items=None, ver=None):
+    iq = c.Iq()
+    iq['type'] = typ
+    q = iq.xml.makeelement('{jabber:iq:roster}query', {})
+    if ver is not None:
+        q.set('ver', ver)
+    for attrs, groups in items or []:
+        it = q.makeelement('{jabber:iq:roster}item', attrs)
+        for g in groups:
+            ge = it.makeelement('{jabber:iq:roster}group', {})
+            ge.text = g
+            it.append(ge)
+        q.append(it)
+    iq.xml.append(q)
+    return await iq.send(timeout=5)
+
+
+async def test_roster_set_get_remove_and_versions(ctx):
+    srv = await ctx.server(users=USERS)
+    r = await user(ctx, srv, ROMEO + '/orchard')
+    r2 = await user(ctx, srv, ROMEO + '/study')  # a second resource gets the pushes
+    pushes = []
+    r2.add_event_handler('roster_update', lambda iq: pushes.append(
+        [(i['jid'].bare, i['subscription'], sorted(i['groups'])) for i in iq['roster']]))
+    res = await roster_iq(r, 'set', [({'jid': 'mercutio@' + HOST, 'name': 'Mercutio'},
+                                      ['Friends', 'Verona'])])
+    check(res['type'] == 'result', 'set: %s' % res)
+    check(await settle(lambda: pushes and pushes[-1] ==
+                       [('mercutio@' + HOST, 'none', ['Friends', 'Verona'])]),
+          'pushes %s' % pushes)
+    res = await roster_iq(r, 'get')
+    ver = res.xml.find('{jabber:iq:roster}query').get('ver')
+    items = res.xml.findall('{jabber:iq:roster}query/{jabber:iq:roster}item')
+    check([(i.get('jid'), i.get('name')) for i in items] == [('mercutio@' + HOST, 'Mercutio')],
+          'roster %s' % [i.attrib for i in items])
+    check(ver, 'no roster version in %s' % res)
+    # XEP-0237: the current version gets an empty result.
+    res = await roster_iq(r, 'get', ver=ver)
+    check(res.xml.find('{jabber:iq:roster}query') is None, 'not empty: %s' % res)
+    # Duplicate groups are refused (RFC 6121 §2.3.3).
+    try:
+        await roster_iq(r, 'set', [({'jid': 'tybalt@' + HOST}, ['A', 'A'])])
+        raise AssertionError('duplicate groups accepted')
+    except AssertionError:
+        raise
+    except Exception as e:
+        check('bad-request' in str(getattr(e, 'iq', e)), 'duplicate groups: %s' % e)
+    res = await roster_iq(r, 'set', [({'jid': 'mercutio@' + HOST, 'subscription': 'remove'}, [])])
+    check(res['type'] == 'result', 'remove: %s' % res)
+    check(await settle(lambda: pushes[-1] == [('mercutio@' + HOST, 'remove', [])]),
+          'pushes %s' % pushes)
+    res = await roster_iq(r, 'get')
+    check(res.xml.findall('{jabber:iq:roster}query/{jabber:iq:roster}item') == [],
+          'roster after remove: %s' % res)
+    newver = res.xml.find('{jabber:iq:roster}query').get('ver')
+    check(newver and newver != ver, 'version did not change: %s -> %s' % (ver, newver))
