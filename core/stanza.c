@@ -62,6 +62,8 @@ static arena_blk_t *blk_new(size_t data)
 }
 
 /* A stanza whose first block has room for data bytes after the stanza header. */
+#define CV_STANZA_SLACK 256u
+
 static cv_stanza_t *stanza_alloc(size_t data)
 {
     if (data > SIZE_MAX / 2)
@@ -558,12 +560,14 @@ int cv_stanza_clone(const cv_xml_node_t *n, cv_stanza_t **out)
     int rc = tree_copy(n, NULL, &size, NULL);
     if (rc < 0)
         goto out;
-    st = stanza_alloc(size);
+    /* Room for what the router adds to almost every stanza (the stamped 'from' and its
+       attribute slot), so that stamping does not grow the arena with a second block. */
+    st = stanza_alloc(size + CV_STANZA_SLACK);
     rc = st ? tree_copy(n, st, &size, &root) : CV_ENOMEM;
     if (rc < 0)
         goto out;
     /* The measuring pass and the copying pass must agree, or the copy spilled. */
-    CV_ASSERT(st->blk->next == NULL && st->blk->lo == st->blk->hi);
+    CV_ASSERT(st->blk->next == NULL && (size_t)(st->blk->hi - st->blk->lo) == CV_STANZA_SLACK);
     st->root = root;
     *out = st;
     st = NULL;

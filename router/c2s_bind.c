@@ -37,8 +37,17 @@ int cv__c2s_bind_resource(cv_c2s_t *s, const char *resource, cv_stanza_err_t *er
         *err = CV_STE_BAD_REQUEST;
     if (rc < 0)
         return rc;
+    cv_buf_t full = CV_BUF_INIT;
+    rc = cv_jid_format_full(&s->jid, &full);
+    if (rc < 0) {
+        cv_jid_free(&s->jid);
+        return rc;
+    }
+    s->full = full.data; /* takes the buffer's memory */
     rc = cv__c2s_sessions_bind(s);
     if (rc < 0) {
+        free(s->full);
+        s->full = NULL;
         cv_jid_free(&s->jid);
         *err = rc == CV_EEXIST ? CV_STE_CONFLICT : CV_STE_RESOURCE_CONSTRAINT;
         return rc;

@@ -52,6 +52,7 @@ typedef struct cv_c2s_s {
     char *sasl_user;       /* normalized username the lookup saw last */
     char *user;            /* normalized localpart after authentication */
     cv_jid_t jid;          /* full JID once bound */
+    char *full;            /* the same as text, for stamping 'from' (set at bind, then constant) */
     cv_sess_entry_t entry; /* in srv->sessions while bound */
     /* Posted to this session's ring to end it from elsewhere (replaced by a new bind, the
        account cancelled); close_cond is the stream error, CV_SE_NONE for a plain close. */

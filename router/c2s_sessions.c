@@ -32,6 +32,7 @@ void cv__c2s_release(cv_c2s_t *s)
     if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
         cv__presence_free(s);
         free(s->user);
+        free(s->full);
         cv_jid_free(&s->jid);
         free(s);
     }

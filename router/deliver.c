@@ -39,7 +39,7 @@ int cv__payload_new(const cv_xml_node_t *node, cv_payload_t **out)
     cv_buf_t b = CV_BUF_INIT;
     size_t hdr = offsetof(cv_payload_t, data);
     /* Serialize behind room for the header, then take the buffer as the payload. */
-    int rc = cv_buf_reserve(&b, hdr + 256);
+    int rc = cv_buf_reserve(&b, hdr + 512); /* most stanzas fit: one allocation */
     if (rc == 0) {
         b.len = hdr;
         rc = cv_xml_serialize(node, CV_NS_CLIENT, &b);

@@ -304,18 +304,15 @@ void cv__route_actor(cv_actor_t *a, cv_mpsc_node_t *msg, unsigned self)
     cv_c2s_t *s = cv__c2s_of_actor(a);
     cv_stanza_t *st = cv_stanza_of_node(msg);
     cv_xml_node_t *root = cv_stanza_root(st);
-    cv_buf_t from = CV_BUF_INIT;
     route_t r = {s->srv, cv_net_worker(s->srv->net, self), s, root, NULL};
 
     /* RFC 6120 §8.1.2.1: the server stamps the sender's full JID, whatever it claimed. */
-    if (cv_jid_format_full(&s->jid, &from) == 0 &&
-        cv_stanza_set_attr(st, root, "from", from.data) == 0) {
+    if (cv_stanza_set_attr(st, root, "from", s->full) == 0) {
         r.type = cv_xml_attr(root, "type");
         if (!r.type)
             r.type = "";
         route(&r);
     }
-    cv_buf_free(&from);
     cv_stanza_free(st);
 }
 
