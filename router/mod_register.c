@@ -131,7 +131,9 @@ static int change_password(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_no
     if (make_cred(s, password.data, &blob) < 0 ||
         cv_store_account_set_cred(s->srv->store, s->host, user, blob.data, blob.len) < 0)
         goto error;
-    cv_info("c2s %s: %s@%s changed password", cv_net_conn_peer(s->conn), user, s->host);
+    /* This runs in the session's actor, maybe on another ring: the connection is not
+       ours to look at, so the log names the session. */
+    cv_info("%s changed the account's password", s->full);
     rc = cv__c2s_iq_result(s, iq);
     goto out;
 error:
@@ -148,7 +150,7 @@ static int cancel_account(cv_c2s_t *s, const cv_xml_node_t *iq)
     int rc = cv_store_account_delete(s->srv->store, s->host, s->user);
     if (rc < 0 && rc != CV_ENOTFOUND)
         return cv__c2s_stanza_error(s, iq, CV_STE_INTERNAL_SERVER_ERROR, NULL);
-    cv_info("c2s %s: %s@%s cancelled the account", cv_net_conn_peer(s->conn), s->user, s->host);
+    cv_info("%s cancelled the account", s->full);
     rc = cv__c2s_iq_result(s, iq);
     /* XEP-0077 §3.2: the account is gone, so is its session; the close request follows
        the result through the same ring inbox, so the result leaves first. */
