@@ -275,10 +275,10 @@ static void scen_maxrate(bench_ctx_t *b, cv_bench_row_t *row)
     double rate = b->o.rate;
     cv_bench_row_t best, step;
     int have_best = 0;
-    cv_bench_row_init(&best);
+    best = *row;
     for (unsigned i = 0; i < b->o.max_steps; i++, rate *= b->o.rate_factor) {
-        cv_bench_row_init(&step);
-        snprintf(step.status, sizeof step.status, "ok");
+        /* Each step starts from the row's identity (scenario, server, tls, ...). */
+        step = *row;
         chat_once(b, rate, &step);
         if (!b->o.quiet)
             fprintf(stderr,
@@ -491,6 +491,8 @@ static void scen_offline(bench_ctx_t *b, cv_bench_row_t *row)
         snprintf(note, sizeof note, "%.0f lost, %llu bounced", row->lost,
                  (unsigned long long)t.errors);
         set_status(row, "failed", note);
+    } else {
+        snprintf(row->note, sizeof row->note, "delivered %.0f/s after login", row->rate2);
     }
 }
 

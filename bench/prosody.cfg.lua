@@ -26,7 +26,7 @@ modules_enabled = {
     "roster"; "saslauth"; "tls"; "disco"; "ping"; "presence"; "message"; "iq";
     "offline";
 }
-modules_disabled = { "s2s"; "c2s_limits"; "limits" }
+modules_disabled = { "s2s"; "c2s_limits"; "limits"; "posix" }
 
 authentication = "internal_hashed"
 storage = "internal"
