@@ -15,3 +15,9 @@ cv_unit_test(test_bench_opts SOURCES tests/unit/test_bench_opts.c LIBS cv_bench)
 cv_unit_test(test_bench_scram SOURCES tests/unit/test_bench_scram.c LIBS cv_bench)
 cv_unit_test(test_bench_client SOURCES tests/unit/test_bench_client.c LIBS cv_bench)
 cv_fuzz_target(fuzz_bench_client bench/fuzz_bench_client.c cv_bench)
+
+# Durable offline stores per second through the store's group-commit writer.
+if(NOT CORVID_FUZZ)
+  add_executable(corvid-bench-store bench/store_offline.c)
+  target_link_libraries(corvid-bench-store PRIVATE cv_store Threads::Threads)
+endif()
