@@ -4,7 +4,7 @@ target_link_libraries(cv_net PUBLIC cv_tls cv_config cv_core PkgConfig::URING Th
 
 # Thread-safe building blocks of the router, testable on their own.
 add_library(cv_sched STATIC router/deque.c router/sched.c router/sessions.c router/throttle.c
-            router/rules.c)
+            router/rules.c router/routes.c)
 target_link_libraries(cv_sched PUBLIC cv_jid cv_core Threads::Threads)
 
 add_library(cv_router STATIC router/c2s.c router/c2s_auth.c router/c2s_bind.c
@@ -37,3 +37,4 @@ cv_unit_test(test_mpsc SOURCES tests/unit/test_mpsc.c LIBS cv_core Threads::Thre
 cv_unit_test(test_deque SOURCES tests/unit/test_deque.c LIBS cv_sched LABELS concurrency)
 cv_unit_test(test_sched SOURCES tests/unit/test_sched.c LIBS cv_sched LABELS concurrency)
 cv_unit_test(test_rules SOURCES tests/unit/test_rules.c LIBS cv_sched)
+cv_unit_test(test_routes SOURCES tests/unit/test_routes.c LIBS cv_sched)

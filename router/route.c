@@ -189,6 +189,23 @@ static cv_kind_t kind_of(const cv_xml_node_t *st)
     return !strcmp(st->name, "iq") ? CV_KIND_IQ : CV_KIND_PRESENCE;
 }
 
+static int is_local_domain(cv_server_t *srv, const char *domain)
+{
+    const cv_route_t *rt = cv_routes_lookup(srv->routes, domain);
+    return rt && rt->kind == CV_ROUTE_LOCAL;
+}
+
+/* Another domain: its route table entry says how to reach it. Components and federation
+   are not there yet, so no entry exists for one (RFC 6120 §10.4.3). */
+static void route_remote(route_t *r, const cv_jid_t *to)
+{
+    const cv_route_t *rt = cv_routes_lookup(r->srv->routes, to->domain);
+    if (!rt)
+        bounce(r, CV_STE_REMOTE_SERVER_NOT_FOUND, NULL);
+    else
+        bounce(r, CV_STE_SERVICE_UNAVAILABLE, "that route is not served yet");
+}
+
 /* Gathers what the rules need about the recipient `to` (NULL: no 'to'). */
 static void gather(route_t *r, const cv_jid_t *to, cv_rules_in_t *in, resources_t *res)
 {
@@ -198,7 +215,7 @@ static void gather(route_t *r, const cv_jid_t *to, cv_rules_in_t *in, resources_
     if (!to) {
         in->to_absent = 1;
         to = &s->jid; /* a message without 'to' goes to the sender's own account */
-    } else if (!cv_config_host(r->srv->config, to->domain)) {
+    } else if (!is_local_domain(r->srv, to->domain)) {
         in->to_remote = 1;
         return;
     } else if (!to->local) {
@@ -284,10 +301,7 @@ static void route(route_t *r)
             cv__offline_store(r->srv, r->sender, r->st, &own);
         }
         break;
-    case CV_RULE_REMOTE:
-        /* Federation is not there yet: RFC 6120 §10.4.3. */
-        bounce(r, CV_STE_REMOTE_SERVER_NOT_FOUND, NULL);
-        break;
+    case CV_RULE_REMOTE: route_remote(r, &to); break;
     default:
         deliver_all(r, targets, pick(rule.action, &res, to.resource, targets));
         if (in.kind == CV_KIND_PRESENCE && to_attr)

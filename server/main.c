@@ -109,6 +109,10 @@ static int run(const cv_config_t *cfg)
     if (rc == 0)
         rc = cv_sessions_create(&srv.sessions, 1024);
     if (rc == 0)
+        rc = cv_routes_create(&srv.routes);
+    for (size_t i = 0; rc == 0 && i < cfg->nhosts; i++)
+        rc = cv_routes_add(srv.routes, cfg->hosts[i].name, CV_ROUTE_LOCAL, NULL);
+    if (rc == 0)
         rc = cv_sched_create(&srv.sched, cfg->workers, cv_server_wake_worker, &srv);
     if (rc < 0)
         goto out;
@@ -144,6 +148,7 @@ out:
         cv_error("cannot start: %s", cv_strerror(rc));
     cv_net_destroy(net);
     cv_sessions_free(srv.sessions);
+    cv_routes_free(srv.routes);
     cv_sched_free(srv.sched);
     cv_throttle_free(srv.fail_by_ip);
     cv_throttle_free(srv.fail_by_account);

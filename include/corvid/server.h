@@ -15,6 +15,7 @@
 
 #include "corvid/config.h"
 #include "corvid/net.h"
+#include "corvid/routes.h"
 #include "corvid/sched.h"
 #include "corvid/sessions.h"
 #include "corvid/store.h"
@@ -28,6 +29,7 @@ typedef struct cv_server_s {
     cv_throttle_t *fail_by_ip;      /* failed authentications per peer address */
     cv_throttle_t *fail_by_account; /* failed authentications per account */
     cv_sessions_t *sessions;        /* bound sessions of every ring */
+    cv_routes_t *routes;            /* where each known domain's stanzas go */
     cv_sched_t *sched;              /* actors (sessions) on the worker pool */
     cv_net_t *net;                  /* the rings; set before they start */
     uint8_t secret[32];             /* random per process: keys fake SCRAM salts */
