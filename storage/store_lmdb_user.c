@@ -112,6 +112,91 @@ static int key_has_prefix(const MDB_val *k, const unsigned char *prefix, size_t 
     return k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0;
 }
 
+/* Returns 0 for mrc 0, otherwise the code cv__store_lmdb_fail gives, logging what. */
+static int lmdb_rc(const store_lmdb_t *s, int mrc, const char *what)
+{
+    return mrc == 0 ? 0 : cv__store_lmdb_fail(s, mrc, what);
+}
+
+/* As lmdb_rc, but MDB_NOTFOUND is the expected CV_ENOTFOUND and logs nothing. */
+static int lmdb_found(const store_lmdb_t *s, int mrc, const char *what)
+{
+    return mrc == MDB_NOTFOUND ? CV_ENOTFOUND : lmdb_rc(s, mrc, what);
+}
+
+/* Begins a top-level transaction; on failure *txn is NULL and the reason is logged. */
+static int lmdb_begin(const store_lmdb_t *s, unsigned flags, const char *what, MDB_txn **txn)
+{
+    int mrc = mdb_txn_begin(s->env, NULL, flags, txn);
+
+    if (mrc != 0)
+        *txn = NULL;
+    return lmdb_rc(s, mrc, what);
+}
+
+/* Commits *txn and clears it: commit frees the transaction whether or not it succeeds. */
+static int lmdb_commit(const store_lmdb_t *s, MDB_txn **txn, const char *what)
+{
+    int mrc = mdb_txn_commit(*txn);
+
+    *txn = NULL;
+    return lmdb_rc(s, mrc, what);
+}
+
+/* Aborts txn unless it is NULL (already committed, or never begun). */
+static void lmdb_end(MDB_txn *txn)
+{
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+}
+
+static int cursor_open(const store_lmdb_t *s, MDB_txn *txn, MDB_dbi dbi, const char *what,
+                       MDB_cursor **cur)
+{
+    int mrc = mdb_cursor_open(txn, dbi, cur);
+
+    if (mrc != 0)
+        *cur = NULL;
+    return lmdb_rc(s, mrc, what);
+}
+
+/* Called for one entry of a prefix scan; plen is the prefix's length. Nonzero stops the
+ * scan and is its result. */
+typedef int (*scan_fn)(void *ctx, const MDB_val *k, const MDB_val *v, size_t plen);
+
+/*
+ * Calls each for the entries of dbi whose keys start with prefix, in key order, inside
+ * txn. cursor_what and next_what name the two LMDB calls in failure messages.
+ */
+static int prefix_scan(const store_lmdb_t *s, MDB_txn *txn, MDB_dbi dbi,
+                       const unsigned char *prefix, size_t plen, scan_fn each, void *ctx,
+                       const char *cursor_what, const char *next_what)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k = {.mv_size = plen, .mv_data = (void *)prefix};
+    MDB_val v;
+    int mrc;
+    int rc;
+
+    rc = cursor_open(s, txn, dbi, cursor_what, &cur);
+    if (rc < 0)
+        goto out;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (!key_has_prefix(&k, prefix, plen))
+            break;
+        rc = each(ctx, &k, &v, plen);
+        if (rc != 0)
+            goto out;
+    }
+    if (mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = cv__store_lmdb_fail(s, mrc, next_what);
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    return rc;
+}
+
 static int meta_decode(const MDB_val *v, uint64_t *a, uint64_t *b)
 {
     if (v->mv_size != USER_META_SIZE) {
@@ -123,11 +208,11 @@ static int meta_decode(const MDB_val *v, uint64_t *a, uint64_t *b)
     return 0;
 }
 
-/* Reads a meta record (two counters); a missing one gives a0, b0. */
-static int meta_get(store_lmdb_t *s, MDB_txn *txn, MDB_dbi dbi, const ukey_t *k, uint64_t a0,
-                    uint64_t b0, uint64_t *a, uint64_t *b)
+/* Reads the meta record (two counters) of the user prefix; a missing one gives a0, b0. */
+static int meta_get(store_lmdb_t *s, MDB_txn *txn, MDB_dbi dbi, const unsigned char *prefix,
+                    size_t plen, uint64_t a0, uint64_t b0, uint64_t *a, uint64_t *b)
 {
-    MDB_val key = {.mv_size = k->plen, .mv_data = (void *)k->b};
+    MDB_val key = {.mv_size = plen, .mv_data = (void *)prefix};
     MDB_val v;
     int mrc;
 
@@ -142,41 +227,20 @@ static int meta_get(store_lmdb_t *s, MDB_txn *txn, MDB_dbi dbi, const ukey_t *k,
     return meta_decode(&v, a, b);
 }
 
-static int meta_put(store_lmdb_t *s, MDB_txn *txn, MDB_dbi dbi, const ukey_t *k, uint64_t a,
-                    uint64_t b)
+static int meta_put(store_lmdb_t *s, MDB_txn *txn, MDB_dbi dbi, const unsigned char *prefix,
+                    size_t plen, uint64_t a, uint64_t b)
 {
     unsigned char buf[USER_META_SIZE];
-    MDB_val key = {.mv_size = k->plen, .mv_data = (void *)k->b};
+    MDB_val key = {.mv_size = plen, .mv_data = (void *)prefix};
     MDB_val v = {.mv_size = sizeof buf, .mv_data = buf};
-    int mrc;
 
     be64_put(buf, a);
     be64_put(buf + 8, b);
-    mrc = mdb_put(txn, dbi, &key, &v, 0);
-    return mrc == 0 ? 0 : cv__store_lmdb_fail(s, mrc, "counter write");
+    return lmdb_rc(s, mdb_put(txn, dbi, &key, &v, 0), "counter write");
 }
 
 /* ---------------------------------------------------------------------------------- */
 /* Reads                                                                              */
-
-static int rd_begin(store_lmdb_t *s, MDB_txn **txn, const char *what)
-{
-    int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
-
-    if (mrc != 0) {
-        *txn = NULL;
-        return cv__store_lmdb_fail(s, mrc, what);
-    }
-    return 0;
-}
-
-static void rd_end(MDB_cursor *cur, MDB_txn *txn)
-{
-    if (cur != NULL)
-        mdb_cursor_close(cur);
-    if (txn != NULL)
-        mdb_txn_abort(txn);
-}
 
 /* Copies the key tail after the prefix into a C string (tails hold no NUL and fit). */
 static void key_tail(const MDB_val *k, size_t plen, char *out)
@@ -187,55 +251,54 @@ static void key_tail(const MDB_val *k, size_t plen, char *out)
     out[n] = '\0';
 }
 
+/* The caller's callback and its argument, for the scans that hand entries on. */
+typedef struct scan_cb_s {
+    union {
+        cv__store_roster_cb roster;
+        cv__store_offline_cb offline;
+        cv__store_jid_cb jid;
+    } cb;
+    void *ctx;
+    const char *host; /* names the user in the offline queue's corruption message */
+    const char *user;
+} scan_cb_t;
+
+static int roster_each(void *arg, const MDB_val *k, const MDB_val *v, size_t plen)
+{
+    const scan_cb_t *sc = arg;
+    const char *gv[CV_STORE_ROSTER_GROUPS_MAX];
+    char contact[CV__LMDB_KEY_BYTES + 1];
+    cv_store_roster_item_t item;
+    int rc;
+
+    key_tail(k, plen, contact);
+    rc = cv__store_roster_decode(v->mv_data, v->mv_size, contact, &item, gv);
+    if (rc == 0)
+        rc = sc->cb.roster(sc->ctx, &item);
+    return rc;
+}
+
 int cv__store_lmdb_roster_get(cv_store_t *st, const char *host, const char *user,
                               cv__store_roster_cb cb, void *ctx, uint64_t *ver)
 {
     store_lmdb_t *s = lmdb_of(st);
-    const char *gv[CV_STORE_ROSTER_GROUPS_MAX];
-    char contact[CV__LMDB_KEY_BYTES + 1];
-    cv_store_roster_item_t item;
-    MDB_cursor *cur = NULL;
+    scan_cb_t sc = {.cb.roster = cb, .ctx = ctx};
     MDB_txn *txn = NULL;
-    MDB_val k, v;
     uint64_t v0 = 0, n0 = 0;
     ukey_t p;
-    int mrc;
     int rc = 0;
 
     /* A user whose prefix cannot be a key has no roster. */
     if (ukey_prefix(&p, host, user) < 0)
         goto out;
-    rc = rd_begin(s, &txn, "roster get (begin)");
-    if (rc < 0)
-        goto out;
-    rc = meta_get(s, txn, s->dbi_user[CV__LMDB_DB_ROSTER_META], &p, 0, 0, &v0, &n0);
-    if (rc < 0)
-        goto out;
-    mrc = mdb_cursor_open(txn, s->dbi_user[CV__LMDB_DB_ROSTERS], &cur);
-    if (mrc != 0) {
-        cur = NULL;
-        rc = cv__store_lmdb_fail(s, mrc, "roster get (cursor)");
-        goto out;
-    }
-    k = p.val;
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (!key_has_prefix(&k, p.b, p.plen))
-            break;
-        key_tail(&k, p.plen, contact);
-        rc = cv__store_roster_decode(v.mv_data, v.mv_size, contact, &item, gv);
-        if (rc == 0)
-            rc = cb(ctx, &item);
-        if (rc != 0)
-            goto out;
-    }
-    if (mrc != 0 && mrc != MDB_NOTFOUND) {
-        rc = cv__store_lmdb_fail(s, mrc, "roster get (next)");
-        goto out;
-    }
-    rc = 0;
+    rc = lmdb_begin(s, MDB_RDONLY, "roster get (begin)", &txn);
+    if (rc == 0)
+        rc = meta_get(s, txn, s->dbi_user[CV__LMDB_DB_ROSTER_META], p.b, p.plen, 0, 0, &v0, &n0);
+    if (rc == 0)
+        rc = prefix_scan(s, txn, s->dbi_user[CV__LMDB_DB_ROSTERS], p.b, p.plen, roster_each, &sc,
+                         "roster get (cursor)", "roster get (next)");
 out:
-    rd_end(cur, txn);
+    lmdb_end(txn);
     if (ver != NULL)
         *ver = v0;
     return rc;
@@ -253,11 +316,11 @@ static int meta_read(store_lmdb_t *s, int db, const char *host, const char *user
     *b = 0;
     if (ukey_prefix(&p, host, user) < 0)
         goto out;
-    rc = rd_begin(s, &txn, "counter read (begin)");
+    rc = lmdb_begin(s, MDB_RDONLY, "counter read (begin)", &txn);
     if (rc == 0)
-        rc = meta_get(s, txn, s->dbi_user[db], &p, a0, 0, a, b);
+        rc = meta_get(s, txn, s->dbi_user[db], p.b, p.plen, a0, 0, a, b);
 out:
-    rd_end(NULL, txn);
+    lmdb_end(txn);
     return rc;
 }
 
@@ -276,6 +339,13 @@ int cv__store_lmdb_roster_meta(cv_store_t *st, const char *host, const char *use
     return rc;
 }
 
+/* Makes the key of one entry for a lookup: an entry whose key cannot be stored does not
+ * exist, so that is CV_ENOTFOUND. */
+static int ukey_find(ukey_t *k, const char *host, const char *user, const char *tail)
+{
+    return ukey_str(k, host, user, tail) < 0 ? CV_ENOTFOUND : 0;
+}
+
 int cv__store_lmdb_roster_get_item(cv_store_t *st, const char *host, const char *user,
                                    const char *contact, cv_store_roster_item_t **out)
 {
@@ -285,76 +355,53 @@ int cv__store_lmdb_roster_get_item(cv_store_t *st, const char *host, const char 
     MDB_txn *txn = NULL;
     MDB_val v;
     ukey_t k;
-    int mrc;
     int rc;
 
-    if (ukey_str(&k, host, user, contact) < 0) {
-        rc = CV_ENOTFOUND;
-        goto out;
-    }
-    rc = rd_begin(s, &txn, "roster item (begin)");
-    if (rc < 0)
-        goto out;
-    mrc = mdb_get(txn, s->dbi_user[CV__LMDB_DB_ROSTERS], &k.val, &v);
-    if (mrc != 0) {
-        rc = mrc == MDB_NOTFOUND ? CV_ENOTFOUND : cv__store_lmdb_fail(s, mrc, "roster item");
-        goto out;
-    }
-    rc = cv__store_roster_decode(v.mv_data, v.mv_size, contact, &item, gv);
+    rc = ukey_find(&k, host, user, contact);
+    if (rc == 0)
+        rc = lmdb_begin(s, MDB_RDONLY, "roster item (begin)", &txn);
+    if (rc == 0)
+        rc = lmdb_found(s, mdb_get(txn, s->dbi_user[CV__LMDB_DB_ROSTERS], &k.val, &v),
+                        "roster item");
+    if (rc == 0)
+        rc = cv__store_roster_decode(v.mv_data, v.mv_size, contact, &item, gv);
     if (rc == 0)
         rc = cv__store_roster_copy(&item, out);
-out:
-    rd_end(NULL, txn);
+    lmdb_end(txn);
     return rc;
+}
+
+static int offline_each(void *arg, const MDB_val *k, const MDB_val *v, size_t plen)
+{
+    const scan_cb_t *sc = arg;
+    const unsigned char *rec = v->mv_data;
+
+    if (k->mv_size != plen + 8 || v->mv_size < 9 || rec[0] != USER_RECORD_V1) {
+        cv_error("storage: corrupt offline message of %s@%s (%zu bytes)", sc->user, sc->host,
+                 v->mv_size);
+        return CV_ESTORE;
+    }
+    return sc->cb.offline(sc->ctx, be64_get((const unsigned char *)k->mv_data + plen),
+                          be64_get(rec + 1), rec + 9, v->mv_size - 9);
 }
 
 int cv__store_lmdb_offline_fetch(cv_store_t *st, const char *host, const char *user,
                                  cv__store_offline_cb cb, void *ctx)
 {
     store_lmdb_t *s = lmdb_of(st);
-    MDB_cursor *cur = NULL;
+    scan_cb_t sc = {.cb.offline = cb, .ctx = ctx, .host = host, .user = user};
     MDB_txn *txn = NULL;
-    MDB_val k, v;
     ukey_t p;
-    int mrc;
     int rc = 0;
 
     if (ukey_prefix(&p, host, user) < 0)
         goto out;
-    rc = rd_begin(s, &txn, "offline fetch (begin)");
-    if (rc < 0)
-        goto out;
-    mrc = mdb_cursor_open(txn, s->dbi_user[CV__LMDB_DB_OFFLINE], &cur);
-    if (mrc != 0) {
-        cur = NULL;
-        rc = cv__store_lmdb_fail(s, mrc, "offline fetch (cursor)");
-        goto out;
-    }
-    k = p.val;
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const unsigned char *rec = v.mv_data;
-
-        if (!key_has_prefix(&k, p.b, p.plen))
-            break;
-        if (k.mv_size != p.plen + 8 || v.mv_size < 9 || rec[0] != USER_RECORD_V1) {
-            cv_error("storage: corrupt offline message of %s@%s (%zu bytes)", user, host,
-                     v.mv_size);
-            rc = CV_ESTORE;
-            goto out;
-        }
-        rc = cb(ctx, be64_get((const unsigned char *)k.mv_data + p.plen), be64_get(rec + 1),
-                rec + 9, v.mv_size - 9);
-        if (rc != 0)
-            goto out;
-    }
-    if (mrc != 0 && mrc != MDB_NOTFOUND) {
-        rc = cv__store_lmdb_fail(s, mrc, "offline fetch (next)");
-        goto out;
-    }
-    rc = 0;
+    rc = lmdb_begin(s, MDB_RDONLY, "offline fetch (begin)", &txn);
+    if (rc == 0)
+        rc = prefix_scan(s, txn, s->dbi_user[CV__LMDB_DB_OFFLINE], p.b, p.plen, offline_each, &sc,
+                         "offline fetch (cursor)", "offline fetch (next)");
 out:
-    rd_end(cur, txn);
+    lmdb_end(txn);
     return rc;
 }
 
@@ -375,11 +422,11 @@ static int blob_lookup(store_lmdb_t *s, MDB_txn *txn, MDB_dbi dbi, const ukey_t 
 {
     MDB_val key = k->val;
     MDB_val v;
-    int mrc;
+    int rc;
 
-    mrc = mdb_get(txn, dbi, &key, &v);
-    if (mrc != 0)
-        return mrc == MDB_NOTFOUND ? CV_ENOTFOUND : cv__store_lmdb_fail(s, mrc, "blob read");
+    rc = lmdb_found(s, mdb_get(txn, dbi, &key, &v), "blob read");
+    if (rc < 0)
+        return rc;
     *rec = v.mv_data;
     *len = v.mv_size;
     if (v.mv_size < 1 + fixed || (*rec)[0] != USER_RECORD_V1) {
@@ -416,56 +463,43 @@ int cv__store_lmdb_blob_get(cv_store_t *st, const char *host, const char *user, 
         rc = CV_ENOTFOUND;
         goto out;
     }
-    rc = rd_begin(s, &txn, "blob read (begin)");
+    rc = lmdb_begin(s, MDB_RDONLY, "blob read (begin)", &txn);
     if (rc == 0)
         rc = blob_lookup(s, txn, dbi, &k, 0, &rec, &len);
     if (rc == 0)
         rc = cv_buf_append(out, rec + 1, len - 1);
 out:
-    rd_end(NULL, txn);
+    lmdb_end(txn);
     return rc;
+}
+
+static int jid_each(void *arg, const MDB_val *k, const MDB_val *v, size_t plen)
+{
+    const scan_cb_t *sc = arg;
+    char jid[CV__LMDB_KEY_BYTES + 1];
+
+    (void)v;
+    key_tail(k, plen, jid);
+    return sc->cb.jid(sc->ctx, jid);
 }
 
 int cv__store_lmdb_block_list(cv_store_t *st, const char *host, const char *user,
                               cv__store_jid_cb cb, void *ctx)
 {
     store_lmdb_t *s = lmdb_of(st);
-    char jid[CV__LMDB_KEY_BYTES + 1];
-    MDB_cursor *cur = NULL;
+    scan_cb_t sc = {.cb.jid = cb, .ctx = ctx};
     MDB_txn *txn = NULL;
-    MDB_val k, v;
     ukey_t p;
-    int mrc;
     int rc = 0;
 
     if (ukey_prefix(&p, host, user) < 0)
         goto out;
-    rc = rd_begin(s, &txn, "blocklist (begin)");
-    if (rc < 0)
-        goto out;
-    mrc = mdb_cursor_open(txn, s->dbi_user[CV__LMDB_DB_BLOCKLIST], &cur);
-    if (mrc != 0) {
-        cur = NULL;
-        rc = cv__store_lmdb_fail(s, mrc, "blocklist (cursor)");
-        goto out;
-    }
-    k = p.val;
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (!key_has_prefix(&k, p.b, p.plen))
-            break;
-        key_tail(&k, p.plen, jid);
-        rc = cb(ctx, jid);
-        if (rc != 0)
-            goto out;
-    }
-    if (mrc != 0 && mrc != MDB_NOTFOUND) {
-        rc = cv__store_lmdb_fail(s, mrc, "blocklist (next)");
-        goto out;
-    }
-    rc = 0;
+    rc = lmdb_begin(s, MDB_RDONLY, "blocklist (begin)", &txn);
+    if (rc == 0)
+        rc = prefix_scan(s, txn, s->dbi_user[CV__LMDB_DB_BLOCKLIST], p.b, p.plen, jid_each, &sc,
+                         "blocklist (cursor)", "blocklist (next)");
 out:
-    rd_end(cur, txn);
+    lmdb_end(txn);
     return rc;
 }
 
@@ -476,21 +510,15 @@ int cv__store_lmdb_block_contains(cv_store_t *st, const char *host, const char *
     MDB_txn *txn = NULL;
     MDB_val v;
     ukey_t k;
-    int mrc;
     int rc;
 
-    if (ukey_str(&k, host, user, jid) < 0) {
-        rc = CV_ENOTFOUND;
-        goto out;
-    }
-    rc = rd_begin(s, &txn, "blocklist lookup (begin)");
-    if (rc < 0)
-        goto out;
-    mrc = mdb_get(txn, s->dbi_user[CV__LMDB_DB_BLOCKLIST], &k.val, &v);
-    if (mrc != 0)
-        rc = mrc == MDB_NOTFOUND ? CV_ENOTFOUND : cv__store_lmdb_fail(s, mrc, "blocklist lookup");
-out:
-    rd_end(NULL, txn);
+    rc = ukey_find(&k, host, user, jid);
+    if (rc == 0)
+        rc = lmdb_begin(s, MDB_RDONLY, "blocklist lookup (begin)", &txn);
+    if (rc == 0)
+        rc = lmdb_found(s, mdb_get(txn, s->dbi_user[CV__LMDB_DB_BLOCKLIST], &k.val, &v),
+                        "blocklist lookup");
+    lmdb_end(txn);
     return rc;
 }
 
@@ -508,7 +536,7 @@ int cv__store_lmdb_last_get(cv_store_t *st, const char *host, const char *user, 
         rc = CV_ENOTFOUND;
         goto out;
     }
-    rc = rd_begin(s, &txn, "last activity (begin)");
+    rc = lmdb_begin(s, MDB_RDONLY, "last activity (begin)", &txn);
     if (rc == 0)
         rc = blob_lookup(s, txn, s->dbi_user[CV__LMDB_DB_LAST], &k, 8, &rec, &len);
     if (rc < 0)
@@ -518,7 +546,7 @@ int cv__store_lmdb_last_get(cv_store_t *st, const char *host, const char *user, 
     if (status != NULL && len > 9)
         rc = cv_buf_append(status, rec + 9, len - 9);
 out:
-    rd_end(NULL, txn);
+    lmdb_end(txn);
     return rc;
 }
 
@@ -799,12 +827,8 @@ static int account_check(store_lmdb_t *s, MDB_txn *txn, const ureq_t *r)
     /* The account key is the user prefix without its last separator. */
     MDB_val k = {.mv_size = r->plen - 1, .mv_data = (void *)r->bytes};
     MDB_val v;
-    int mrc;
 
-    mrc = mdb_get(txn, s->dbi_accounts, &k, &v);
-    if (mrc == 0)
-        return 0;
-    return mrc == MDB_NOTFOUND ? CV_ENOTFOUND : cv__store_lmdb_fail(s, mrc, "account check");
+    return lmdb_found(s, mdb_get(txn, s->dbi_accounts, &k, &v), "account check");
 }
 
 /*
@@ -821,12 +845,9 @@ static int range_del(store_lmdb_t *s, MDB_txn *txn, MDB_dbi dbi, const unsigned 
     int rc = 0;
 
     *n = 0;
-    mrc = mdb_cursor_open(txn, dbi, &cur);
-    if (mrc != 0) {
-        cur = NULL;
-        rc = cv__store_lmdb_fail(s, mrc, "range delete (cursor)");
+    rc = cursor_open(s, txn, dbi, "range delete (cursor)", &cur);
+    if (rc < 0)
         goto out;
-    }
     for (;;) {
         /* Positioning afresh after each delete avoids relying on where LMDB leaves a
          * cursor after mdb_cursor_del. */
@@ -885,13 +906,10 @@ static int apply_roster(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *valu
     MDB_val v = {.mv_size = r->vlen, .mv_data = ureq_val(r)};
     MDB_val old;
     uint64_t ver, count;
-    ukey_t p;
     int mrc;
     int rc;
 
-    memcpy(p.b, r->bytes, r->plen);
-    p.plen = r->plen;
-    rc = meta_get(s, txn, meta, &p, 0, 0, &ver, &count);
+    rc = meta_get(s, txn, meta, r->bytes, r->plen, 0, 0, &ver, &count);
     if (rc < 0)
         return rc;
     if (r->op == OP_ROSTER_PUT) {
@@ -903,20 +921,18 @@ static int apply_roster(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *valu
             count++;
         else if (mrc != 0)
             return cv__store_lmdb_fail(s, mrc, "roster put (get)");
-        mrc = mdb_put(txn, r->dbi, &k, &v, 0);
-        if (mrc != 0)
-            return cv__store_lmdb_fail(s, mrc, "roster put");
+        rc = lmdb_rc(s, mdb_put(txn, r->dbi, &k, &v, 0), "roster put");
+        if (rc < 0)
+            return rc;
     } else {
-        mrc = mdb_del(txn, r->dbi, &k, NULL);
-        if (mrc == MDB_NOTFOUND)
-            return CV_ENOTFOUND;
-        if (mrc != 0)
-            return cv__store_lmdb_fail(s, mrc, "roster remove");
+        rc = lmdb_found(s, mdb_del(txn, r->dbi, &k, NULL), "roster remove");
+        if (rc < 0)
+            return rc;
         count = count != 0 ? count - 1 : 0;
     }
     ver = roster_next_version(ver);
     *value = ver;
-    return meta_put(s, txn, meta, &p, ver, count);
+    return meta_put(s, txn, meta, r->bytes, r->plen, ver, count);
 }
 
 static int apply_offline_push(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
@@ -925,16 +941,12 @@ static int apply_offline_push(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t
     MDB_val k = {.mv_size = r->klen, .mv_data = r->bytes};
     MDB_val v = {.mv_size = r->vlen, .mv_data = ureq_val(r)};
     uint64_t next, count;
-    ukey_t p;
     int mrc;
     int rc;
 
     rc = account_check(s, txn, r);
-    if (rc < 0)
-        return rc;
-    memcpy(p.b, r->bytes, r->plen);
-    p.plen = r->plen;
-    rc = meta_get(s, txn, meta, &p, 1, 0, &next, &count);
+    if (rc == 0)
+        rc = meta_get(s, txn, meta, r->bytes, r->plen, 1, 0, &next, &count);
     if (rc < 0)
         return rc;
     if (count >= r->arg)
@@ -948,10 +960,11 @@ static int apply_offline_push(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t
                  (unsigned long long)next);
         return CV_ESTORE;
     }
-    if (mrc != 0)
-        return cv__store_lmdb_fail(s, mrc, "offline push");
+    rc = lmdb_rc(s, mrc, "offline push");
+    if (rc < 0)
+        return rc;
     *value = next;
-    return meta_put(s, txn, meta, &p, next + 1, count + 1);
+    return meta_put(s, txn, meta, r->bytes, r->plen, next + 1, count + 1);
 }
 
 static int apply_offline_delete(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
@@ -959,19 +972,16 @@ static int apply_offline_delete(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64
     MDB_dbi meta = s->dbi_user[CV__LMDB_DB_OFFLINE_META];
     uint64_t next, count;
     size_t n;
-    ukey_t p;
     int rc;
 
     rc = range_del(s, txn, r->dbi, r->bytes, r->plen, &r->arg, &n);
     if (rc < 0 || n == 0)
         return rc;
-    memcpy(p.b, r->bytes, r->plen);
-    p.plen = r->plen;
-    rc = meta_get(s, txn, meta, &p, 1, 0, &next, &count);
+    rc = meta_get(s, txn, meta, r->bytes, r->plen, 1, 0, &next, &count);
     if (rc < 0)
         return rc;
     *value = n;
-    return meta_put(s, txn, meta, &p, next, count >= n ? count - n : 0);
+    return meta_put(s, txn, meta, r->bytes, r->plen, next, count >= n ? count - n : 0);
 }
 
 static int apply_blob_set(store_lmdb_t *s, MDB_txn *txn, ureq_t *r)
@@ -988,36 +998,24 @@ static int apply_blob_set(store_lmdb_t *s, MDB_txn *txn, ureq_t *r)
     rc = account_check(s, txn, r);
     if (rc < 0)
         return rc;
-    mrc = mdb_put(txn, r->dbi, &k, &v, 0);
-    return mrc == 0 ? 0 : cv__store_lmdb_fail(s, mrc, "blob write");
+    return lmdb_rc(s, mdb_put(txn, r->dbi, &k, &v, 0), "blob write");
+}
+
+static int count_each(void *arg, const MDB_val *k, const MDB_val *v, size_t plen)
+{
+    (void)k;
+    (void)v;
+    (void)plen;
+    (*(size_t *)arg)++;
+    return 0;
 }
 
 /* Counts the user's blocklist entries (lists are small and bounded by the caller). */
 static int block_count(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, size_t *n)
 {
-    MDB_cursor *cur = NULL;
-    MDB_val k = {.mv_size = r->plen, .mv_data = r->bytes};
-    MDB_val v;
-    int mrc;
-    int rc = 0;
-
     *n = 0;
-    mrc = mdb_cursor_open(txn, r->dbi, &cur);
-    if (mrc != 0) {
-        cur = NULL;
-        rc = cv__store_lmdb_fail(s, mrc, "blocklist count (cursor)");
-        goto out;
-    }
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-         mrc == 0 && key_has_prefix(&k, r->bytes, r->plen);
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-        (*n)++;
-    if (mrc != 0 && mrc != MDB_NOTFOUND)
-        rc = cv__store_lmdb_fail(s, mrc, "blocklist count");
-out:
-    if (cur != NULL)
-        mdb_cursor_close(cur);
-    return rc;
+    return prefix_scan(s, txn, r->dbi, r->bytes, r->plen, count_each, n, "blocklist count (cursor)",
+                       "blocklist count");
 }
 
 static int apply_block(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
@@ -1070,14 +1068,12 @@ static int apply_last(store_lmdb_t *s, MDB_txn *txn, ureq_t *r)
 {
     MDB_val k = {.mv_size = r->klen, .mv_data = r->bytes};
     MDB_val v = {.mv_size = r->vlen, .mv_data = ureq_val(r)};
-    int mrc;
     int rc;
 
     rc = account_check(s, txn, r);
     if (rc < 0)
         return rc;
-    mrc = mdb_put(txn, r->dbi, &k, &v, 0);
-    return mrc == 0 ? 0 : cv__store_lmdb_fail(s, mrc, "last activity write");
+    return lmdb_rc(s, mdb_put(txn, r->dbi, &k, &v, 0), "last activity write");
 }
 
 static int apply(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
@@ -1110,12 +1106,9 @@ static int run_txn(store_lmdb_t *s, cv__store_req_t *batch, cv__store_req_t *end
     int mrc;
     int rc;
 
-    mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (mrc != 0) {
-        txn = NULL;
-        rc = cv__store_lmdb_fail(s, mrc, "write batch (begin)");
+    rc = lmdb_begin(s, 0, "write batch (begin)", &txn);
+    if (rc < 0)
         goto out;
-    }
     for (cv__store_req_t *q = batch; q != end; q = q->next) {
         mrc = mdb_txn_begin(s->env, txn, 0, &child);
         if (mrc != 0) {
@@ -1123,22 +1116,16 @@ static int run_txn(store_lmdb_t *s, cv__store_req_t *batch, cv__store_req_t *end
             continue;
         }
         rc = apply(s, child, (ureq_t *)q, &value);
-        if (rc == 0) {
-            mrc = mdb_txn_commit(child);
-            rc = mrc == 0 ? 0 : cv__store_lmdb_fail(s, mrc, "write (nested commit)");
-        } else {
-            mdb_txn_abort(child);
-        }
+        if (rc == 0)
+            rc = lmdb_commit(s, &child, "write (nested commit)");
+        lmdb_end(child);
         q->rc = rc;
         q->value = rc == 0 ? value : 0;
     }
     /* One commit, hence one sync, makes the whole batch durable. */
-    mrc = mdb_txn_commit(txn);
-    txn = NULL;
-    rc = mrc == 0 ? 0 : cv__store_lmdb_fail(s, mrc, "write batch (commit)");
+    rc = lmdb_commit(s, &txn, "write batch (commit)");
 out:
-    if (txn != NULL)
-        mdb_txn_abort(txn);
+    lmdb_end(txn);
     return rc;
 }
 

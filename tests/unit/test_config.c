@@ -8,16 +8,7 @@
 #include <time.h>
 
 #include "corvid/config.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                 \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 /* Loads text as "t.yml"; the error text (possibly empty) is left in err. */
 static int load(cv_config_t **c, cv_buf_t *err, const char *text, const char *const *ov, size_t nov)

@@ -9,16 +9,7 @@
 #include "corvid/base64.h"
 #include "corvid/sasl.h"
 #include "sasl_int.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                 \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 /* ---- test environment ---------------------------------------------------------------- */
 

@@ -5,16 +5,7 @@
 #include "corvid/base64.h"
 #include "corvid/scram.h"
 #include "sasl_int.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                 \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 static size_t b64(const char *s, uint8_t *out, size_t cap)
 {

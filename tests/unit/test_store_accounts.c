@@ -3,7 +3,6 @@
  * error codes, listing order and host separation, persistence across reopen, schema
  * version check, and a full map.
  */
-#include <ftw.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,42 +12,9 @@
 
 #include "corvid/core.h"
 #include "corvid/store.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                 \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_RC(expr, want)                                                                       \
-    do {                                                                                           \
-        int rc_ = (expr);                                                                          \
-        if (rc_ != (want)) {                                                                       \
-            printf("FAIL %s:%d: %s = %d (%s), want %d (%s)\n", __FILE__, __LINE__, #expr, rc_,     \
-                   cv_strerror(rc_), (want), cv_strerror(want));                                   \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 #define MAP_SIZE (16u * 1024 * 1024)
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_tree(const char *path)
-{
-    if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        printf("warning: could not remove %s\n", path);
-}
 
 static cv_store_t *open_store(const char *dir, size_t map_size)
 {
@@ -413,19 +379,15 @@ static void test_map_full(const char *base)
 int main(void)
 {
     char base[256];
-    const char *tmp = getenv("TMPDIR");
 
-    snprintf(base, sizeof base, "%s/corvid-store-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
-    if (mkdtemp(base) == NULL) {
-        printf("FAIL mkdtemp %s\n", base);
+    if (check_tmpdir(base, sizeof base, "corvid-store") < 0)
         return 1;
-    }
     test_open_errors(base);
     test_crud(base);
     test_list_and_reopen(base);
     test_schema_version(base);
     test_map_full(base);
-    rm_tree(base);
+    check_rm_tree(base);
     if (failures != 0) {
         printf("%d check(s) failed\n", failures);
         return 1;

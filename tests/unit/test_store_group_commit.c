@@ -10,7 +10,6 @@
  * figures are reported, not asserted: they depend on the disk. Run it on the disk of
  * interest with TMPDIR=/path ./test_store_group_commit.
  */
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -22,6 +21,7 @@
 
 #include "corvid/core.h"
 #include "corvid/store.h"
+#include "check.h"
 
 #define PRODUCERS 8
 #define ROSTER_THREADS 2
@@ -45,26 +45,11 @@ typedef struct producer_s {
     size_t shared; /* acknowledged pushes to "shared" */
 } producer_t;
 
-#define FAIL(sh, ...)                                                                              \
-    do {                                                                                           \
-        printf("FAIL " __VA_ARGS__);                                                               \
-        printf("\n");                                                                              \
-        atomic_fetch_add_explicit(&(sh)->failures, 1, memory_order_relaxed);                       \
-    } while (0)
-
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 static void *producer_main(void *arg)
@@ -257,18 +242,14 @@ int main(void)
     roster_thr_t rt[ROSTER_THREADS];
     shared_t sh = {.st = NULL};
     char base[256], dir[300];
-    const char *tmp = getenv("TMPDIR");
     size_t nd, n1, n8, n;
     double rd, r1, r8;
     int rc;
 
     atomic_init(&sh.stop, 0);
     atomic_init(&sh.failures, 0);
-    snprintf(base, sizeof base, "%s/corvid-store-gc-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
-    if (mkdtemp(base) == NULL) {
-        printf("FAIL mkdtemp %s\n", base);
+    if (check_tmpdir(base, sizeof base, "corvid-store-gc") < 0)
         return 1;
-    }
     snprintf(dir, sizeof dir, "%s/data", base);
     cv_store_opts_t o = {.backend = "lmdb", .dir = dir, .map_size = 256u * 1024 * 1024};
     rc = cv_store_open(&sh.st, &o);
@@ -350,10 +331,9 @@ int main(void)
     if (rc != 0 || n != 0)
         FAIL(&sh, "count after delete: %zu", n);
     cv_store_close(sh.st);
-    if (nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        printf("warning: could not remove %s\n", base);
+    check_rm_tree(base);
 
-    int failures = atomic_load_explicit(&sh.failures, memory_order_relaxed);
+    failures = atomic_load_explicit(&sh.failures, memory_order_relaxed);
     if (failures != 0) {
         printf("%d check(s) failed\n", failures);
         return 1;

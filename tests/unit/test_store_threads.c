@@ -5,7 +5,6 @@
  * never shrinks (there are no deletes); at the end every account must be present with
  * its last credential.
  */
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 
 #include "corvid/core.h"
 #include "corvid/store.h"
+#include "check.h"
 
 #define WRITERS 4
 #define LISTERS 2
@@ -36,21 +36,6 @@ typedef struct worker_s {
     int id;
     unsigned long walks; /* lister only: completed walks */
 } worker_t;
-
-#define FAIL(sh, ...)                                                                              \
-    do {                                                                                           \
-        printf("FAIL " __VA_ARGS__);                                                               \
-        printf("\n");                                                                              \
-        atomic_fetch_add_explicit(&(sh)->failures, 1, memory_order_relaxed);                       \
-    } while (0)
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 /* Writer w's accounts all live on hosts[w % 2], so each host is written by two threads. */
 static void account_name(int w, int i, char *user, size_t cap)
@@ -181,16 +166,12 @@ int main(void)
     worker_t wk[WRITERS], lk[LISTERS];
     shared_t sh = {.st = NULL};
     char base[256], dir[300], user[32], cred[128];
-    const char *tmp = getenv("TMPDIR");
     int rc;
 
     atomic_init(&sh.writers_done, 0);
     atomic_init(&sh.failures, 0);
-    snprintf(base, sizeof base, "%s/corvid-store-thr-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
-    if (mkdtemp(base) == NULL) {
-        printf("FAIL mkdtemp %s\n", base);
+    if (check_tmpdir(base, sizeof base, "corvid-store-thr") < 0)
         return 1;
-    }
     snprintf(dir, sizeof dir, "%s/data", base);
     cv_store_opts_t o = {.backend = "lmdb", .dir = dir, .map_size = 64u * 1024 * 1024};
     rc = cv_store_open(&sh.st, &o);
@@ -240,10 +221,9 @@ int main(void)
             FAIL(&sh, "final count %s: rc %d, %zu", hosts[h], rc, n);
     }
     cv_store_close(sh.st);
-    if (nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        printf("warning: could not remove %s\n", base);
+    check_rm_tree(base);
 
-    int failures = atomic_load_explicit(&sh.failures, memory_order_relaxed);
+    failures = atomic_load_explicit(&sh.failures, memory_order_relaxed);
     if (failures != 0) {
         printf("%d check(s) failed\n", failures);
         return 1;

@@ -4,7 +4,6 @@
  * private XML, blocklists, last activity, deletion with the account, key bounds, a full
  * map in the middle of a batch, and the upgrade of a schema version 1 database.
  */
-#include <ftw.h>
 #include <lmdb.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,37 +15,10 @@
 #include "corvid/buf.h"
 #include "corvid/core.h"
 #include "corvid/store.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                 \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_RC(expr, want)                                                                       \
-    do {                                                                                           \
-        int rc_ = (expr);                                                                          \
-        if (rc_ != (want)) {                                                                       \
-            printf("FAIL %s:%d: %s = %d (%s), want %d (%s)\n", __FILE__, __LINE__, #expr, rc_,     \
-                   cv_strerror(rc_), (want), cv_strerror(want));                                   \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 #define MAP_SIZE (32u * 1024 * 1024)
 #define H "example.org"
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static cv_store_t *open_store(const char *dir, size_t map_size)
 {
@@ -731,13 +703,9 @@ static void test_schema_upgrade(const char *dir)
 int main(void)
 {
     char base[256], dir[320];
-    const char *tmp = getenv("TMPDIR");
 
-    snprintf(base, sizeof base, "%s/corvid-store-user-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
-    if (mkdtemp(base) == NULL) {
-        printf("FAIL mkdtemp %s\n", base);
+    if (check_tmpdir(base, sizeof base, "corvid-store-user") < 0)
         return 1;
-    }
     snprintf(dir, sizeof dir, "%s/main", base);
     cv_store_t *st = open_store(dir, MAP_SIZE);
     if (st != NULL) {
@@ -756,8 +724,7 @@ int main(void)
     test_map_full_batch(dir);
     snprintf(dir, sizeof dir, "%s/v1", base);
     test_schema_upgrade(dir);
-    if (nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        printf("warning: could not remove %s\n", base);
+    check_rm_tree(base);
     if (failures != 0) {
         printf("%d check(s) failed\n", failures);
         return 1;

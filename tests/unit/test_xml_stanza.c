@@ -6,26 +6,7 @@
 #include "corvid/stanza.h"
 #include "corvid/xml_stream.h"
 #include "corvid/xmpp.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                 \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_STR(a, b)                                                                            \
-    do {                                                                                           \
-        const char *a_ = (a), *b_ = (b);                                                           \
-        if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                   \
-            printf("FAIL %s:%d: %s == %s\n  got:  %s\n  want: %s\n", __FILE__, __LINE__, #a, #b,   \
-                   a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                        \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 static char *ser(const cv_xml_node_t *n, const char *default_ns)
 {
