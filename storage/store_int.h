@@ -192,6 +192,43 @@ extern const char *const cv__store_lmdb_user_db_names[CV__LMDB_USER_DBS];
 
 /* Translates an unexpected LMDB code into CV_E*, logging why. */
 int cv__store_lmdb_fail(const cv__store_lmdb_t *s, int mrc, const char *what);
+/* Returns 0 for mrc 0, otherwise the code cv__store_lmdb_fail gives, logging what. */
+static inline int cv__lmdb_rc(const cv__store_lmdb_t *s, int mrc, const char *what)
+{
+    return mrc == 0 ? 0 : cv__store_lmdb_fail(s, mrc, what);
+}
+
+/* As cv__lmdb_rc, but MDB_NOTFOUND is the expected CV_ENOTFOUND and logs nothing. */
+static inline int cv__lmdb_found(const cv__store_lmdb_t *s, int mrc, const char *what)
+{
+    return mrc == MDB_NOTFOUND ? CV_ENOTFOUND : cv__lmdb_rc(s, mrc, what);
+}
+
+/* Begins a top-level transaction; on failure *txn is NULL and the reason is logged. */
+static inline int cv__lmdb_begin(const cv__store_lmdb_t *s, unsigned flags, const char *what,
+                                 MDB_txn **txn)
+{
+    int mrc = mdb_txn_begin(s->env, NULL, flags, txn);
+    if (mrc != 0)
+        *txn = NULL;
+    return cv__lmdb_rc(s, mrc, what);
+}
+
+/* Commits *txn and clears it: commit frees the transaction whether or not it succeeds. */
+static inline int cv__lmdb_commit(const cv__store_lmdb_t *s, MDB_txn **txn, const char *what)
+{
+    int mrc = mdb_txn_commit(*txn);
+    *txn = NULL;
+    return cv__lmdb_rc(s, mrc, what);
+}
+
+/* Aborts txn unless it is NULL (already committed, or never begun). */
+static inline void cv__lmdb_end(MDB_txn *txn)
+{
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+}
+
 /* Deletes every per-user key of (host, user) inside txn. Returns 0 or a CV_E* code. */
 int cv__store_lmdb_user_purge(cv__store_lmdb_t *s, MDB_txn *txn, const char *host,
                               const char *user);

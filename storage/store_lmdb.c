@@ -101,44 +101,6 @@ static int lmdb_key_find(lmdb_key_t *k, const char *host, const char *user)
     return lmdb_key_make(k, host, user) < 0 ? CV_ENOTFOUND : 0;
 }
 
-/* Returns 0 for mrc 0, otherwise the code cv__store_lmdb_fail gives, logging what. */
-static int lmdb_rc(const store_lmdb_t *s, int mrc, const char *what)
-{
-    return mrc == 0 ? 0 : cv__store_lmdb_fail(s, mrc, what);
-}
-
-/* As lmdb_rc, but MDB_NOTFOUND is the expected CV_ENOTFOUND and logs nothing. */
-static int lmdb_found(const store_lmdb_t *s, int mrc, const char *what)
-{
-    return mrc == MDB_NOTFOUND ? CV_ENOTFOUND : lmdb_rc(s, mrc, what);
-}
-
-/* Begins a top-level transaction; on failure *txn is NULL and the reason is logged. */
-static int lmdb_begin(const store_lmdb_t *s, unsigned flags, const char *what, MDB_txn **txn)
-{
-    int mrc = mdb_txn_begin(s->env, NULL, flags, txn);
-
-    if (mrc != 0)
-        *txn = NULL;
-    return lmdb_rc(s, mrc, what);
-}
-
-/* Commits *txn and clears it: commit frees the transaction whether or not it succeeds. */
-static int lmdb_commit(const store_lmdb_t *s, MDB_txn **txn, const char *what)
-{
-    int mrc = mdb_txn_commit(*txn);
-
-    *txn = NULL;
-    return lmdb_rc(s, mrc, what);
-}
-
-/* Aborts txn unless it is NULL (already committed, or never begun). */
-static void lmdb_end(MDB_txn *txn)
-{
-    if (txn != NULL)
-        mdb_txn_abort(txn);
-}
-
 /* Checks an account record and points blob and blen at its credential. */
 static int lmdb_account_decode(const MDB_val *v, const void **blob, size_t *blen)
 {
@@ -184,7 +146,7 @@ static int lmdb_account_create(cv_store_t *st, const char *host, const char *use
 
     rc = lmdb_key_make(&k, host, user);
     if (rc == 0)
-        rc = lmdb_begin(s, 0, "account create (begin)", &txn);
+        rc = cv__lmdb_begin(s, 0, "account create (begin)", &txn);
     if (rc < 0)
         goto out;
     mrc = lmdb_account_put(s, txn, &k, cred, len, MDB_NOOVERWRITE);
@@ -192,9 +154,9 @@ static int lmdb_account_create(cv_store_t *st, const char *host, const char *use
         rc = mrc == MDB_KEYEXIST ? CV_EEXIST : cv__store_lmdb_fail(s, mrc, "account create (put)");
         goto out;
     }
-    rc = lmdb_commit(s, &txn, "account create (commit)");
+    rc = cv__lmdb_commit(s, &txn, "account create (commit)");
 out:
-    lmdb_end(txn);
+    cv__lmdb_end(txn);
     return rc;
 }
 
@@ -209,18 +171,18 @@ static int lmdb_account_set_cred(cv_store_t *st, const char *host, const char *u
 
     rc = lmdb_key_find(&k, host, user);
     if (rc == 0)
-        rc = lmdb_begin(s, 0, "account set_cred (begin)", &txn);
+        rc = cv__lmdb_begin(s, 0, "account set_cred (begin)", &txn);
     if (rc < 0)
         goto out;
     /* The existence check and the write share the writer's transaction, so no delete
      * can slip between them. */
-    rc = lmdb_found(s, mdb_get(txn, s->dbi_accounts, &k.val, &old), "account set_cred (get)");
+    rc = cv__lmdb_found(s, mdb_get(txn, s->dbi_accounts, &k.val, &old), "account set_cred (get)");
     if (rc == 0)
-        rc = lmdb_rc(s, lmdb_account_put(s, txn, &k, cred, len, 0), "account set_cred (put)");
+        rc = cv__lmdb_rc(s, lmdb_account_put(s, txn, &k, cred, len, 0), "account set_cred (put)");
     if (rc == 0)
-        rc = lmdb_commit(s, &txn, "account set_cred (commit)");
+        rc = cv__lmdb_commit(s, &txn, "account set_cred (commit)");
 out:
-    lmdb_end(txn);
+    cv__lmdb_end(txn);
     return rc;
 }
 
@@ -237,9 +199,9 @@ static int lmdb_account_read(store_lmdb_t *s, const char *host, const char *user
 
     rc = lmdb_key_find(&k, host, user);
     if (rc == 0)
-        rc = lmdb_begin(s, MDB_RDONLY, "account read (begin)", &txn);
+        rc = cv__lmdb_begin(s, MDB_RDONLY, "account read (begin)", &txn);
     if (rc == 0)
-        rc = lmdb_found(s, mdb_get(txn, s->dbi_accounts, &k.val, &v), "account read (get)");
+        rc = cv__lmdb_found(s, mdb_get(txn, s->dbi_accounts, &k.val, &v), "account read (get)");
     if (rc < 0)
         goto out;
     rc = lmdb_account_decode(&v, &blob, &blen);
@@ -254,7 +216,7 @@ static int lmdb_account_read(store_lmdb_t *s, const char *host, const char *user
     if (blen != 0)
         memcpy(buf, blob, blen);
 out:
-    lmdb_end(txn);
+    cv__lmdb_end(txn);
     return rc;
 }
 
@@ -278,16 +240,16 @@ static int lmdb_account_delete(cv_store_t *st, const char *host, const char *use
 
     rc = lmdb_key_find(&k, host, user);
     if (rc == 0)
-        rc = lmdb_begin(s, 0, "account delete (begin)", &txn);
+        rc = cv__lmdb_begin(s, 0, "account delete (begin)", &txn);
     if (rc == 0)
-        rc = lmdb_found(s, mdb_del(txn, s->dbi_accounts, &k.val, NULL), "account delete (del)");
+        rc = cv__lmdb_found(s, mdb_del(txn, s->dbi_accounts, &k.val, NULL), "account delete (del)");
     /* The account and its data go in one transaction: no crash leaves data whose owner
      * is gone, to be inherited by a later account of the same name. */
     if (rc == 0)
         rc = cv__store_lmdb_user_purge(s, txn, host, user);
     if (rc == 0)
-        rc = lmdb_commit(s, &txn, "account delete (commit)");
-    lmdb_end(txn);
+        rc = cv__lmdb_commit(s, &txn, "account delete (commit)");
+    cv__lmdb_end(txn);
     return rc;
 }
 
@@ -314,7 +276,7 @@ static int lmdb_account_walk(store_lmdb_t *s, const char *host,
     if (lmdb_key_make(&prefix, host, NULL) < 0)
         goto out;
     plen = prefix.val.mv_size;
-    rc = lmdb_begin(s, MDB_RDONLY, "account list (begin)", &txn);
+    rc = cv__lmdb_begin(s, MDB_RDONLY, "account list (begin)", &txn);
     if (rc < 0)
         goto out;
     mrc = mdb_cursor_open(txn, s->dbi_accounts, &cur);
@@ -355,7 +317,7 @@ static int lmdb_account_walk(store_lmdb_t *s, const char *host,
 out:
     if (cur != NULL)
         mdb_cursor_close(cur);
-    lmdb_end(txn);
+    cv__lmdb_end(txn);
     if (count != NULL)
         *count = n;
     return rc;
@@ -442,7 +404,7 @@ static int lmdb_init_dbs(store_lmdb_t *s, const char *dir)
     int mrc;
     int rc;
 
-    rc = lmdb_begin(s, 0, "open (begin)", &txn);
+    rc = cv__lmdb_begin(s, 0, "open (begin)", &txn);
     if (rc < 0)
         goto out;
     mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->dbi_meta);
@@ -450,12 +412,12 @@ static int lmdb_init_dbs(store_lmdb_t *s, const char *dir)
         mrc = mdb_dbi_open(txn, "accounts", MDB_CREATE, &s->dbi_accounts);
     for (int i = 0; mrc == 0 && i < CV__LMDB_USER_DBS; i++)
         mrc = mdb_dbi_open(txn, cv__store_lmdb_user_db_names[i], MDB_CREATE, &s->dbi_user[i]);
-    rc = lmdb_rc(s, mrc, "open (named databases)");
+    rc = cv__lmdb_rc(s, mrc, "open (named databases)");
     if (rc < 0)
         goto out;
     mrc = mdb_get(txn, s->dbi_meta, &k, &v);
     if (mrc == MDB_NOTFOUND) {
-        rc = lmdb_rc(s, lmdb_schema_put(s, txn, &k), "open (write schema version)");
+        rc = cv__lmdb_rc(s, lmdb_schema_put(s, txn, &k), "open (write schema version)");
         if (rc < 0)
             goto out;
     } else if (mrc != 0) {
@@ -479,16 +441,16 @@ static int lmdb_init_dbs(store_lmdb_t *s, const char *dir)
         /* Older layouts are subsets of this one: the databases just created complete
          * them, and the new version number commits with them. */
         if (have < LMDB_SCHEMA_VERSION) {
-            rc = lmdb_rc(s, lmdb_schema_put(s, txn, &k), "open (upgrade schema version)");
+            rc = cv__lmdb_rc(s, lmdb_schema_put(s, txn, &k), "open (upgrade schema version)");
             if (rc < 0)
                 goto out;
             cv_info("storage: %s upgraded from schema version %u to %u", dir, (unsigned)have,
                     LMDB_SCHEMA_VERSION);
         }
     }
-    rc = lmdb_commit(s, &txn, "open (commit)");
+    rc = cv__lmdb_commit(s, &txn, "open (commit)");
 out:
-    lmdb_end(txn);
+    cv__lmdb_end(txn);
     return rc;
 }
 

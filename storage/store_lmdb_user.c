@@ -112,44 +112,6 @@ static int key_has_prefix(const MDB_val *k, const unsigned char *prefix, size_t 
     return k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0;
 }
 
-/* Returns 0 for mrc 0, otherwise the code cv__store_lmdb_fail gives, logging what. */
-static int lmdb_rc(const store_lmdb_t *s, int mrc, const char *what)
-{
-    return mrc == 0 ? 0 : cv__store_lmdb_fail(s, mrc, what);
-}
-
-/* As lmdb_rc, but MDB_NOTFOUND is the expected CV_ENOTFOUND and logs nothing. */
-static int lmdb_found(const store_lmdb_t *s, int mrc, const char *what)
-{
-    return mrc == MDB_NOTFOUND ? CV_ENOTFOUND : lmdb_rc(s, mrc, what);
-}
-
-/* Begins a top-level transaction; on failure *txn is NULL and the reason is logged. */
-static int lmdb_begin(const store_lmdb_t *s, unsigned flags, const char *what, MDB_txn **txn)
-{
-    int mrc = mdb_txn_begin(s->env, NULL, flags, txn);
-
-    if (mrc != 0)
-        *txn = NULL;
-    return lmdb_rc(s, mrc, what);
-}
-
-/* Commits *txn and clears it: commit frees the transaction whether or not it succeeds. */
-static int lmdb_commit(const store_lmdb_t *s, MDB_txn **txn, const char *what)
-{
-    int mrc = mdb_txn_commit(*txn);
-
-    *txn = NULL;
-    return lmdb_rc(s, mrc, what);
-}
-
-/* Aborts txn unless it is NULL (already committed, or never begun). */
-static void lmdb_end(MDB_txn *txn)
-{
-    if (txn != NULL)
-        mdb_txn_abort(txn);
-}
-
 static int cursor_open(const store_lmdb_t *s, MDB_txn *txn, MDB_dbi dbi, const char *what,
                        MDB_cursor **cur)
 {
@@ -157,7 +119,7 @@ static int cursor_open(const store_lmdb_t *s, MDB_txn *txn, MDB_dbi dbi, const c
 
     if (mrc != 0)
         *cur = NULL;
-    return lmdb_rc(s, mrc, what);
+    return cv__lmdb_rc(s, mrc, what);
 }
 
 /* Called for one entry of a prefix scan; plen is the prefix's length. Nonzero stops the
@@ -236,7 +198,7 @@ static int meta_put(store_lmdb_t *s, MDB_txn *txn, MDB_dbi dbi, const unsigned c
 
     be64_put(buf, a);
     be64_put(buf + 8, b);
-    return lmdb_rc(s, mdb_put(txn, dbi, &key, &v, 0), "counter write");
+    return cv__lmdb_rc(s, mdb_put(txn, dbi, &key, &v, 0), "counter write");
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -291,14 +253,14 @@ int cv__store_lmdb_roster_get(cv_store_t *st, const char *host, const char *user
     /* A user whose prefix cannot be a key has no roster. */
     if (ukey_prefix(&p, host, user) < 0)
         goto out;
-    rc = lmdb_begin(s, MDB_RDONLY, "roster get (begin)", &txn);
+    rc = cv__lmdb_begin(s, MDB_RDONLY, "roster get (begin)", &txn);
     if (rc == 0)
         rc = meta_get(s, txn, s->dbi_user[CV__LMDB_DB_ROSTER_META], p.b, p.plen, 0, 0, &v0, &n0);
     if (rc == 0)
         rc = prefix_scan(s, txn, s->dbi_user[CV__LMDB_DB_ROSTERS], p.b, p.plen, roster_each, &sc,
                          "roster get (cursor)", "roster get (next)");
 out:
-    lmdb_end(txn);
+    cv__lmdb_end(txn);
     if (ver != NULL)
         *ver = v0;
     return rc;
@@ -316,11 +278,11 @@ static int meta_read(store_lmdb_t *s, int db, const char *host, const char *user
     *b = 0;
     if (ukey_prefix(&p, host, user) < 0)
         goto out;
-    rc = lmdb_begin(s, MDB_RDONLY, "counter read (begin)", &txn);
+    rc = cv__lmdb_begin(s, MDB_RDONLY, "counter read (begin)", &txn);
     if (rc == 0)
         rc = meta_get(s, txn, s->dbi_user[db], p.b, p.plen, a0, 0, a, b);
 out:
-    lmdb_end(txn);
+    cv__lmdb_end(txn);
     return rc;
 }
 
@@ -359,15 +321,15 @@ int cv__store_lmdb_roster_get_item(cv_store_t *st, const char *host, const char 
 
     rc = ukey_find(&k, host, user, contact);
     if (rc == 0)
-        rc = lmdb_begin(s, MDB_RDONLY, "roster item (begin)", &txn);
+        rc = cv__lmdb_begin(s, MDB_RDONLY, "roster item (begin)", &txn);
     if (rc == 0)
-        rc = lmdb_found(s, mdb_get(txn, s->dbi_user[CV__LMDB_DB_ROSTERS], &k.val, &v),
-                        "roster item");
+        rc = cv__lmdb_found(s, mdb_get(txn, s->dbi_user[CV__LMDB_DB_ROSTERS], &k.val, &v),
+                            "roster item");
     if (rc == 0)
         rc = cv__store_roster_decode(v.mv_data, v.mv_size, contact, &item, gv);
     if (rc == 0)
         rc = cv__store_roster_copy(&item, out);
-    lmdb_end(txn);
+    cv__lmdb_end(txn);
     return rc;
 }
 
@@ -396,12 +358,12 @@ int cv__store_lmdb_offline_fetch(cv_store_t *st, const char *host, const char *u
 
     if (ukey_prefix(&p, host, user) < 0)
         goto out;
-    rc = lmdb_begin(s, MDB_RDONLY, "offline fetch (begin)", &txn);
+    rc = cv__lmdb_begin(s, MDB_RDONLY, "offline fetch (begin)", &txn);
     if (rc == 0)
         rc = prefix_scan(s, txn, s->dbi_user[CV__LMDB_DB_OFFLINE], p.b, p.plen, offline_each, &sc,
                          "offline fetch (cursor)", "offline fetch (next)");
 out:
-    lmdb_end(txn);
+    cv__lmdb_end(txn);
     return rc;
 }
 
@@ -424,7 +386,7 @@ static int blob_lookup(store_lmdb_t *s, MDB_txn *txn, MDB_dbi dbi, const ukey_t 
     MDB_val v;
     int rc;
 
-    rc = lmdb_found(s, mdb_get(txn, dbi, &key, &v), "blob read");
+    rc = cv__lmdb_found(s, mdb_get(txn, dbi, &key, &v), "blob read");
     if (rc < 0)
         return rc;
     *rec = v.mv_data;
@@ -463,13 +425,13 @@ int cv__store_lmdb_blob_get(cv_store_t *st, const char *host, const char *user, 
         rc = CV_ENOTFOUND;
         goto out;
     }
-    rc = lmdb_begin(s, MDB_RDONLY, "blob read (begin)", &txn);
+    rc = cv__lmdb_begin(s, MDB_RDONLY, "blob read (begin)", &txn);
     if (rc == 0)
         rc = blob_lookup(s, txn, dbi, &k, 0, &rec, &len);
     if (rc == 0)
         rc = cv_buf_append(out, rec + 1, len - 1);
 out:
-    lmdb_end(txn);
+    cv__lmdb_end(txn);
     return rc;
 }
 
@@ -494,12 +456,12 @@ int cv__store_lmdb_block_list(cv_store_t *st, const char *host, const char *user
 
     if (ukey_prefix(&p, host, user) < 0)
         goto out;
-    rc = lmdb_begin(s, MDB_RDONLY, "blocklist (begin)", &txn);
+    rc = cv__lmdb_begin(s, MDB_RDONLY, "blocklist (begin)", &txn);
     if (rc == 0)
         rc = prefix_scan(s, txn, s->dbi_user[CV__LMDB_DB_BLOCKLIST], p.b, p.plen, jid_each, &sc,
                          "blocklist (cursor)", "blocklist (next)");
 out:
-    lmdb_end(txn);
+    cv__lmdb_end(txn);
     return rc;
 }
 
@@ -514,11 +476,11 @@ int cv__store_lmdb_block_contains(cv_store_t *st, const char *host, const char *
 
     rc = ukey_find(&k, host, user, jid);
     if (rc == 0)
-        rc = lmdb_begin(s, MDB_RDONLY, "blocklist lookup (begin)", &txn);
+        rc = cv__lmdb_begin(s, MDB_RDONLY, "blocklist lookup (begin)", &txn);
     if (rc == 0)
-        rc = lmdb_found(s, mdb_get(txn, s->dbi_user[CV__LMDB_DB_BLOCKLIST], &k.val, &v),
-                        "blocklist lookup");
-    lmdb_end(txn);
+        rc = cv__lmdb_found(s, mdb_get(txn, s->dbi_user[CV__LMDB_DB_BLOCKLIST], &k.val, &v),
+                            "blocklist lookup");
+    cv__lmdb_end(txn);
     return rc;
 }
 
@@ -536,7 +498,7 @@ int cv__store_lmdb_last_get(cv_store_t *st, const char *host, const char *user, 
         rc = CV_ENOTFOUND;
         goto out;
     }
-    rc = lmdb_begin(s, MDB_RDONLY, "last activity (begin)", &txn);
+    rc = cv__lmdb_begin(s, MDB_RDONLY, "last activity (begin)", &txn);
     if (rc == 0)
         rc = blob_lookup(s, txn, s->dbi_user[CV__LMDB_DB_LAST], &k, 8, &rec, &len);
     if (rc < 0)
@@ -546,7 +508,7 @@ int cv__store_lmdb_last_get(cv_store_t *st, const char *host, const char *user, 
     if (status != NULL && len > 9)
         rc = cv_buf_append(status, rec + 9, len - 9);
 out:
-    lmdb_end(txn);
+    cv__lmdb_end(txn);
     return rc;
 }
 
@@ -828,7 +790,7 @@ static int account_check(store_lmdb_t *s, MDB_txn *txn, const ureq_t *r)
     MDB_val k = {.mv_size = r->plen - 1, .mv_data = (void *)r->bytes};
     MDB_val v;
 
-    return lmdb_found(s, mdb_get(txn, s->dbi_accounts, &k, &v), "account check");
+    return cv__lmdb_found(s, mdb_get(txn, s->dbi_accounts, &k, &v), "account check");
 }
 
 /*
@@ -921,11 +883,11 @@ static int apply_roster(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *valu
             count++;
         else if (mrc != 0)
             return cv__store_lmdb_fail(s, mrc, "roster put (get)");
-        rc = lmdb_rc(s, mdb_put(txn, r->dbi, &k, &v, 0), "roster put");
+        rc = cv__lmdb_rc(s, mdb_put(txn, r->dbi, &k, &v, 0), "roster put");
         if (rc < 0)
             return rc;
     } else {
-        rc = lmdb_found(s, mdb_del(txn, r->dbi, &k, NULL), "roster remove");
+        rc = cv__lmdb_found(s, mdb_del(txn, r->dbi, &k, NULL), "roster remove");
         if (rc < 0)
             return rc;
         count = count != 0 ? count - 1 : 0;
@@ -960,7 +922,7 @@ static int apply_offline_push(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t
                  (unsigned long long)next);
         return CV_ESTORE;
     }
-    rc = lmdb_rc(s, mrc, "offline push");
+    rc = cv__lmdb_rc(s, mrc, "offline push");
     if (rc < 0)
         return rc;
     *value = next;
@@ -998,7 +960,7 @@ static int apply_blob_set(store_lmdb_t *s, MDB_txn *txn, ureq_t *r)
     rc = account_check(s, txn, r);
     if (rc < 0)
         return rc;
-    return lmdb_rc(s, mdb_put(txn, r->dbi, &k, &v, 0), "blob write");
+    return cv__lmdb_rc(s, mdb_put(txn, r->dbi, &k, &v, 0), "blob write");
 }
 
 static int count_each(void *arg, const MDB_val *k, const MDB_val *v, size_t plen)
@@ -1073,7 +1035,7 @@ static int apply_last(store_lmdb_t *s, MDB_txn *txn, ureq_t *r)
     rc = account_check(s, txn, r);
     if (rc < 0)
         return rc;
-    return lmdb_rc(s, mdb_put(txn, r->dbi, &k, &v, 0), "last activity write");
+    return cv__lmdb_rc(s, mdb_put(txn, r->dbi, &k, &v, 0), "last activity write");
 }
 
 static int apply(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
@@ -1106,7 +1068,7 @@ static int run_txn(store_lmdb_t *s, cv__store_req_t *batch, cv__store_req_t *end
     int mrc;
     int rc;
 
-    rc = lmdb_begin(s, 0, "write batch (begin)", &txn);
+    rc = cv__lmdb_begin(s, 0, "write batch (begin)", &txn);
     if (rc < 0)
         goto out;
     for (cv__store_req_t *q = batch; q != end; q = q->next) {
@@ -1117,15 +1079,15 @@ static int run_txn(store_lmdb_t *s, cv__store_req_t *batch, cv__store_req_t *end
         }
         rc = apply(s, child, (ureq_t *)q, &value);
         if (rc == 0)
-            rc = lmdb_commit(s, &child, "write (nested commit)");
-        lmdb_end(child);
+            rc = cv__lmdb_commit(s, &child, "write (nested commit)");
+        cv__lmdb_end(child);
         q->rc = rc;
         q->value = rc == 0 ? value : 0;
     }
     /* One commit, hence one sync, makes the whole batch durable. */
-    rc = lmdb_commit(s, &txn, "write batch (commit)");
+    rc = cv__lmdb_commit(s, &txn, "write batch (commit)");
 out:
-    lmdb_end(txn);
+    cv__lmdb_end(txn);
     return rc;
 }
 
