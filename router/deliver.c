@@ -24,7 +24,11 @@ typedef struct delivery_s {
 struct cv_payload_s {
     /* One per delivery in flight plus one for the creator until cv__payload_release. */
     atomic_uint refs;
-    atomic_int first_used; /* the embedded delivery was taken */
+    /* The embedded delivery was taken. Several actors may deliver one payload at once (a
+       session's last presence answers many probes): the exchange lets exactly one take
+       it; relaxed is enough because the taker's writes reach the ring through
+       cv_net_post's release. */
+    atomic_int first_used;
     /* A chat/normal message: if its recipient turns out to be gone, it is stored for the
        account (RFC 6121 §8.5.3.2.1), once even when several recipients are gone. */
     uint8_t offline_ok;
