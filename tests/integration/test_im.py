@@ -175,3 +175,18 @@ async def test_roster_set_get_remove_and_versions(ctx):
           'roster after remove: %s' % res)
     newver = res.xml.find('{jabber:iq:roster}query').get('ver')
     check(newver and newver != ver, 'version did not change: %s -> %s' % (ver, newver))
+
+
+async def test_directed_presence_and_unavailable_on_disconnect(ctx):
+    srv = await ctx.server(users=USERS)
+    r = await user(ctx, srv, ROMEO + '/orchard')
+    j = await user(ctx, srv, JULIET + '/balcony')
+    # No subscription: only directed presence reaches juliet (RFC 6121 §4.6).
+    r.send_presence(pto=JULIET, pstatus='under your window')
+    check(await settle(lambda: (ROMEO + '/orchard', 'available') in j.pres),
+          'juliet saw %s' % j.pres)
+    # Romeo's connection drops without unavailable presence: the server sends it for him
+    # to whoever had his directed presence (§4.6.3, §4.5.2).
+    r.abort()
+    check(await settle(lambda: (ROMEO + '/orchard', 'unavailable') in j.pres),
+          'juliet saw %s after romeo vanished' % j.pres)
