@@ -148,6 +148,11 @@ int cv__payload_from_bytes(const void *data, size_t len, cv_payload_t **out);
 void cv__route_bounce(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *sender,
                       const cv_xml_node_t *st, cv_stanza_err_t cond, const char *text);
 
+/* Thread: any. Sends st (an iq push) to every bound session of user@host for which
+   want() holds, with 'to' set to each session's full JID. The caller keeps st. */
+void cv__push_to_account(cv_server_t *srv, cv_worker_t *from, const char *user, const char *host,
+                         int (*want)(const cv_c2s_t *s), cv_stanza_t *st);
+
 /* c2s_sessions.c */
 /* Enters s (its jid set) into the session table; a session bound to the same full JID is
    told to close with a conflict stream error (RFC 6120 §7.7.2.2, "replace"). */

@@ -147,3 +147,34 @@ int cv__deliver(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *target, const cv_
     cv__payload_release(p);
     return rc;
 }
+
+typedef struct wanted_s {
+    int (*want)(const cv_c2s_t *s);
+    cv_c2s_t *found[64];
+    size_t n;
+} wanted_t;
+
+static void collect_wanted(cv_sess_entry_t *e, void *arg)
+{
+    wanted_t *w = arg;
+    cv_c2s_t *s = cv__c2s_of_entry(e);
+    if (w->n < 64 && w->want(s)) {
+        cv__c2s_hold(s);
+        w->found[w->n++] = s;
+    }
+}
+
+void cv__push_to_account(cv_server_t *srv, cv_worker_t *from, const char *user, const char *host,
+                         int (*want)(const cv_c2s_t *s), cv_stanza_t *st)
+{
+    cv_jid_t bare = {(char *)user, (char *)host, NULL, NULL};
+    wanted_t w = {want, {NULL}, 0};
+    cv_xml_node_t *root = cv_stanza_root(st);
+    cv_sessions_visit_bare(srv->sessions, &bare, collect_wanted, &w);
+    for (size_t i = 0; i < w.n; i++) {
+        /* A push names its resource in 'to', so the stanza is serialized per target. */
+        if (cv_stanza_set_attr(st, root, "to", w.found[i]->full) == 0)
+            (void)cv__deliver(srv, from, w.found[i], root);
+        cv__c2s_release(w.found[i]);
+    }
+}

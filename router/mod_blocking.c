@@ -105,57 +105,34 @@ static int blocklist_get(cv_iq_t *q)
     return cv_iq_send(q, r);
 }
 
-/* Pushes <block/> or <unblock/> with the items to the resources that asked for the
-   blocklist (XEP-0191 §3.3, §3.4). */
-typedef struct push_s {
-    cv_c2s_t *found[64];
-    size_t n;
-} push_t;
-
-static void collect_requesters(cv_sess_entry_t *e, void *arg)
+/* Pushes <block/> or <unblock/> with the request's items to the resources that asked
+   for the blocklist (XEP-0191 §3.3, §3.4). */
+static int asked_for_blocklist(const cv_c2s_t *s)
 {
-    push_t *p = arg;
-    cv_c2s_t *s = cv__c2s_of_entry(e);
-    if (p->n < 64 && atomic_load_explicit(&s->blocklist_requested, memory_order_relaxed)) {
-        cv__c2s_hold(s);
-        p->found[p->n++] = s;
-    }
+    return atomic_load_explicit(&((cv_c2s_t *)s)->blocklist_requested, memory_order_relaxed);
 }
 
 static void push(cv_iq_t *q, const cv_xml_node_t *payload)
 {
-    cv_jid_t bare = {(char *)q->user, (char *)q->host, NULL, NULL};
-    push_t p = {{NULL}, 0};
     cv_stanza_t *st = NULL;
-    cv_sessions_visit_bare(q->srv->sessions, &bare, collect_requesters, &p);
-    if (p.n > 0 && cv_stanza_new(&st, "iq", CV_NS_CLIENT) == 0) {
-        cv_xml_node_t *root = cv_stanza_root(st);
-        cv_stanza_t *copy = NULL;
-        if (cv_stanza_set_attr(st, root, "type", "set") == 0 &&
-            cv_stanza_set_attr(st, root, "id", "block-push") == 0 &&
-            cv_stanza_clone(payload, &copy) == 0) {
-            /* The push carries the same items as the request: copy them in. */
-            cv_xml_node_t *dst = cv_stanza_add_child(st, root, payload->name, CV_NS_BLOCKING);
-            for (cv_xml_node_t *it = cv_xml_first_element(cv_stanza_root(copy)); dst && it;
-                 it = cv_xml_next_element(it)) {
-                cv_xml_node_t *n = cv_stanza_add_child(st, dst, "item", CV_NS_BLOCKING);
-                const char *jid = cv_xml_attr(it, "jid");
-                if (n && jid)
-                    (void)cv_stanza_set_attr(st, n, "jid", jid);
-            }
-            for (size_t i = 0; i < p.n; i++) {
-                cv_buf_t full = CV_BUF_INIT;
-                if (cv_jid_format_full(&p.found[i]->jid, &full) == 0 &&
-                    cv_stanza_set_attr(st, root, "to", full.data) == 0)
-                    (void)cv__deliver(q->srv, q->self, p.found[i], root);
-                cv_buf_free(&full);
-            }
-        }
-        cv_stanza_free(copy);
+    if (cv_stanza_new(&st, "iq", CV_NS_CLIENT) < 0)
+        return;
+    cv_xml_node_t *root = cv_stanza_root(st);
+    cv_xml_node_t *dst = cv_stanza_add_child(st, root, payload->name, CV_NS_BLOCKING);
+    int rc = dst && cv_stanza_set_attr(st, root, "type", "set") == 0 &&
+                     cv_stanza_set_attr(st, root, "id", "block-push") == 0
+                 ? 0
+                 : CV_ENOMEM;
+    for (cv_xml_node_t *it = cv_xml_first_element(payload); rc == 0 && it;
+         it = cv_xml_next_element(it)) {
+        cv_xml_node_t *n = cv_stanza_add_child(st, dst, "item", CV_NS_BLOCKING);
+        const char *jid = cv_xml_attr(it, "jid");
+        if (!n || (jid && cv_stanza_set_attr(st, n, "jid", jid) < 0))
+            rc = CV_ENOMEM;
     }
+    if (rc == 0)
+        cv__push_to_account(q->srv, q->self, q->user, q->host, asked_for_blocklist, st);
     cv_stanza_free(st);
-    for (size_t i = 0; i < p.n; i++)
-        cv__c2s_release(p.found[i]);
 }
 
 /* Collects the normalized JIDs of the request's items. Returns 0 or the stanza error. */

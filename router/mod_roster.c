@@ -71,55 +71,27 @@ int cv__roster_item_xml(cv_stanza_t *r, cv_xml_node_t *query, const cv_store_ros
 }
 
 /* Roster pushes go to the resources that asked for the roster (RFC 6121 §2.1.6). */
-typedef struct interested_s {
-    cv_c2s_t *found[64];
-    size_t n;
-} interested_t;
-
-static void collect_interested(cv_sess_entry_t *e, void *arg)
+static int asked_for_roster(const cv_c2s_t *s)
 {
-    interested_t *in = arg;
-    cv_c2s_t *s = cv__c2s_of_entry(e);
-    if (in->n < 64 && atomic_load_explicit(&s->roster_requested, memory_order_relaxed)) {
-        cv__c2s_hold(s);
-        in->found[in->n++] = s;
-    }
+    return atomic_load_explicit(&((cv_c2s_t *)s)->roster_requested, memory_order_relaxed);
 }
 
 int cv__roster_push(cv_server_t *srv, cv_worker_t *from, const char *host, const char *user,
                     const cv_store_roster_item_t *item, int removed, uint64_t ver)
 {
-    cv_jid_t bare = {(char *)user, (char *)host, NULL, NULL};
-    interested_t in = {{NULL}, 0};
     cv_stanza_t *r = NULL;
     char verbuf[24];
-    int rc;
-
-    cv_sessions_visit_bare(srv->sessions, &bare, collect_interested, &in);
-    if (in.n == 0)
-        return 0;
-    rc = cv_stanza_new(&r, "iq", CV_NS_CLIENT);
+    int rc = cv_stanza_new(&r, "iq", CV_NS_CLIENT);
     cv_xml_node_t *root = rc == 0 ? cv_stanza_root(r) : NULL;
     cv_xml_node_t *q = root ? cv_stanza_add_child(r, root, "query", CV_NS_ROSTER) : NULL;
+
     snprintf(verbuf, sizeof verbuf, "%llu", (unsigned long long)ver);
     if (!q || cv_stanza_set_attr(r, root, "type", "set") < 0 ||
         cv_stanza_set_attr(r, root, "id", "push") < 0 ||
-        cv_stanza_set_attr(r, q, "ver", verbuf) < 0 ||
-        cv__roster_item_xml(r, q, item, removed) < 0) {
+        cv_stanza_set_attr(r, q, "ver", verbuf) < 0 || cv__roster_item_xml(r, q, item, removed) < 0)
         rc = CV_ENOMEM;
-        goto out;
-    }
-    /* Each push carries the resource's own full JID in 'to', so it is built per target. */
-    for (size_t i = 0; i < in.n; i++) {
-        cv_buf_t full = CV_BUF_INIT;
-        if (cv_jid_format_full(&in.found[i]->jid, &full) == 0 &&
-            cv_stanza_set_attr(r, root, "to", full.data) == 0)
-            (void)cv__deliver(srv, from, in.found[i], root);
-        cv_buf_free(&full);
-    }
-out:
-    for (size_t i = 0; i < in.n; i++)
-        cv__c2s_release(in.found[i]);
+    else
+        cv__push_to_account(srv, from, user, host, asked_for_roster, r);
     cv_stanza_free(r);
     return rc;
 }

@@ -14,6 +14,7 @@
 #include <wolfssl/wolfio.h>
 #include <wolfssl/wolfcrypt/hash.h>
 
+#include "check.h"
 #include "corvid/log.h"
 #include "corvid/tls.h"
 
@@ -24,26 +25,6 @@
 #define TEST_ASAN 1
 #endif
 #endif
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                 \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_RC(expr, want)                                                                       \
-    do {                                                                                           \
-        int rc_ = (expr);                                                                          \
-        if (rc_ != (want)) {                                                                       \
-            printf("FAIL %s:%d: %s = %d (%s), want %d\n", __FILE__, __LINE__, #expr, rc_,          \
-                   cv_strerror(rc_), (want));                                                      \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static char dir[64];
 static char cert_a[128], key_a[128], cert_b[128], key_b[128];
