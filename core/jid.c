@@ -202,6 +202,12 @@ static int prep_local(const char *in, size_t len, char *out, size_t *outlen)
     rc = run_stringprep(in, len, 0, stringprep_xmpp_nodeprep, out, outlen);
     if (rc < 0)
         return rc;
+    /* The prepared form must pass the same classes: a fullwidth symbol (U+FFE1) is let
+       through above to be mapped, and maps to one (U+00A3) that a second preparation
+       would refuse. Checking the result keeps preparation idempotent. */
+    rc = local_class_check(out, *outlen);
+    if (rc < 0)
+        return rc;
     /* nodeprep prohibits all of these already; the check keeps §3.3.1 true even if a
      * different libidn build ships other tables. */
     for (size_t i = 0; i < *outlen; i++) {
