@@ -72,8 +72,10 @@ struct cv_bench_conn_s {
     uint32_t idx;  /* user index inside the run, 0-based */
     uint32_t user; /* account number: the name is <prefix><user> */
 
-    /* Socket state, managed by bench/loop.c. */
-    int fd;
+    /* Socket state, managed by bench/loop.c. The socket lives only in the thread's
+       fixed-file table (slot = idx / threads), so the generator's connections are not
+       bounded by the process's open-file limit; -1 until it is installed. */
+    int slot;
     uint16_t inflight; /* SQEs in flight referencing this connection */
     uint8_t connect_inflight;
     uint8_t recv_armed;

@@ -23,7 +23,7 @@
 #define BGID 0
 #define CLOSE_GRACE_NS 3000000000ull
 
-enum { OP_CONNECT = 1, OP_RECV, OP_SEND, OP_TICK, OP_IGNORE };
+enum { OP_CONNECT = 1, OP_RECV, OP_SEND, OP_TICK, OP_IGNORE, OP_SHUTDOWN };
 #define OP_MASK 7u
 _Static_assert(_Alignof(cv_bench_conn_t) >= 8, "op bits need 8-byte aligned pointers");
 
@@ -82,8 +82,8 @@ static void arm_recv(cv_bench_conn_t *c)
 {
     cv_bench_thread_t *th = c->thread;
     struct io_uring_sqe *sqe = get_sqe(th);
-    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT;
+    io_uring_prep_recv_multishot(sqe, c->slot, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT | IOSQE_FIXED_FILE;
     sqe->buf_group = BGID;
     io_uring_sqe_set_data64(sqe, ud(c, OP_RECV));
     c->recv_armed = 1;
@@ -96,7 +96,7 @@ int cv__bench_conn_open(cv_bench_thread_t *th, unsigned slot)
     const cv_bench_opts_t *o = r->o;
     uint32_t idx = th->index + slot * r->nthreads;
     cv_bench_conn_t *c = NULL;
-    int one = 1, rc;
+    int one = 1, fd = -1, rc;
 
     if (th->slots[slot])
         return CV_EEXIST;
@@ -107,19 +107,19 @@ int cv__bench_conn_open(cv_bench_thread_t *th, unsigned slot)
     rc = cv_bench_conn_init(c, &r->ccfg, &r->caches[th->index], idx, o->user_base + idx);
     if (rc < 0)
         goto out;
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c->fd < 0) {
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
         rc = -errno;
         goto out;
     }
-    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     /* The port is chosen at connect time, per (source, destination): each source
        address gives its own 64k ports towards the server's one port. */
-    (void)setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     uint32_t k = (th->src_seq++ * r->nthreads + th->index) % o->src_ips;
     c->src.sin_family = AF_INET;
     c->src.sin_addr.s_addr = htonl(0x7f000002u + k);
-    if (bind(c->fd, (struct sockaddr *)&c->src, sizeof c->src) < 0) {
+    if (bind(fd, (struct sockaddr *)&c->src, sizeof c->src) < 0) {
         rc = -errno;
         goto out;
     }
@@ -129,8 +129,16 @@ int cv__bench_conn_open(cv_bench_thread_t *th, unsigned slot)
         rc = CV_EINVAL;
         goto out;
     }
+    /* The table takes its own reference; the descriptor is closed at once. */
+    rc = io_uring_register_files_update(&th->ring, slot, &fd, 1);
+    if (rc < 0)
+        goto out;
+    close(fd);
+    fd = -1;
+    c->slot = (int)slot;
     struct io_uring_sqe *sqe = get_sqe(th);
-    io_uring_prep_connect(sqe, c->fd, (struct sockaddr *)&c->dst, sizeof c->dst);
+    io_uring_prep_connect(sqe, c->slot, (struct sockaddr *)&c->dst, sizeof c->dst);
+    sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(sqe, ud(c, OP_CONNECT));
     c->connect_inflight = 1;
     c->inflight++;
@@ -140,8 +148,8 @@ int cv__bench_conn_open(cv_bench_thread_t *th, unsigned slot)
     th->pending++;
     return 0;
 out:
-    if (c->fd >= 0)
-        close(c->fd);
+    if (fd >= 0)
+        close(fd);
     cv_bench_conn_cleanup(c);
     free(c);
     return rc;
@@ -154,8 +162,10 @@ static void conn_free(cv_bench_conn_t *c)
     if (th->slots[slot] == c)
         th->slots[slot] = NULL;
     cv__bench_scen_freed(th, c);
-    if (c->fd >= 0)
-        close(c->fd);
+    if (c->slot >= 0 && th->ring_ready) {
+        int empty = -1; /* closes the socket: no operation references it any more */
+        (void)io_uring_register_files_update(&th->ring, (unsigned)c->slot, &empty, 1);
+    }
     cv_bench_conn_cleanup(c);
     th->live--;
     free(c);
@@ -169,8 +179,14 @@ static void conn_settle(cv_bench_conn_t *c)
         return;
     if (!c->shut && !c->send_inflight && !c->connect_inflight &&
         (c->out.len == 0 || c->peer_gone || !c->connected)) {
-        if (c->connected)
-            (void)shutdown(c->fd, SHUT_RDWR);
+        if (c->connected) {
+            /* A shutdown, not a close: the server gets our last bytes and a FIN. */
+            struct io_uring_sqe *sqe = get_sqe(c->thread);
+            io_uring_prep_shutdown(sqe, c->slot, SHUT_RDWR);
+            sqe->flags |= IOSQE_FIXED_FILE;
+            io_uring_sqe_set_data64(sqe, ud(c, OP_SHUTDOWN));
+            c->inflight++;
+        }
         c->shut = 1;
     }
     if (c->shut && c->inflight == 0 && !c->dirty)
@@ -181,8 +197,9 @@ static void submit_send(cv_bench_conn_t *c)
 {
     cv_bench_thread_t *th = c->thread;
     struct io_uring_sqe *sqe = get_sqe(th);
-    io_uring_prep_send(sqe, c->fd, c->sending.data + c->sent, c->sending.len - c->sent,
+    io_uring_prep_send(sqe, c->slot, c->sending.data + c->sent, c->sending.len - c->sent,
                        MSG_NOSIGNAL);
+    sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(sqe, ud(c, OP_SEND));
     c->send_inflight = 1;
     c->inflight++;
@@ -299,6 +316,7 @@ static void handle_cqe(cv_bench_thread_t *th, struct io_uring_cqe *cqe)
     case OP_CONNECT: on_connect(c, cqe->res); break;
     case OP_RECV: on_recv(c, cqe); break;
     case OP_SEND: on_send(c, cqe->res); break;
+    case OP_SHUTDOWN: c->inflight--; break;
     case OP_TICK: th->tick_armed = 0; return;
     default: return;
     }
@@ -343,7 +361,11 @@ static int ring_setup(cv_bench_thread_t *th)
         io_uring_buf_ring_add(th->br, th->bufs + (size_t)i * BUF_SIZE, BUF_SIZE, (unsigned short)i,
                               io_uring_buf_ring_mask(NBUFS), (int)i);
     io_uring_buf_ring_advance(th->br, (int)NBUFS);
-    return 0;
+    /* One table slot per local user; the kernel caps a table at the open-file limit. */
+    rc = io_uring_register_files_sparse(&th->ring, th->nslots ? th->nslots : 1);
+    if (rc == -EMFILE)
+        rc = CV_ELIMIT;
+    return rc;
 }
 
 static void publish(cv_bench_thread_t *th)
@@ -368,7 +390,14 @@ static void *thread_main(void *arg)
     int rc = ring_setup(th);
     if (rc < 0) {
         th->fail_code = rc;
-        snprintf(th->fail_note, sizeof th->fail_note, "io_uring setup: %s", cv_strerror(rc));
+        if (rc == CV_ELIMIT)
+            snprintf(th->fail_note, sizeof th->fail_note,
+                     "%u connections per thread exceed the open-file limit (ulimit -n): use "
+                     "more --threads",
+                     th->nslots);
+        else
+            snprintf(th->fail_note, sizeof th->fail_note, "io_uring setup: %s",
+                     cv_strerror(rc));
         th->failed++;
         publish(th);
         goto out;

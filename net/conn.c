@@ -199,8 +199,9 @@ void cv__net_conn_input(cv_conn_t *c, const char *data, size_t len)
 static void conn_submit_send(cv_conn_t *c)
 {
     struct io_uring_sqe *sqe = cv__net_sqe(c->w);
-    io_uring_prep_send(sqe, c->fd, c->sending.data + c->sent, c->sending.len - c->sent,
-                       MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, (int)c->slot, c->sending.data + c->sent,
+                       c->sending.len - c->sent, MSG_NOSIGNAL);
+    sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(sqe, cv__net_ud(c, CV_OP_SEND));
     c->send_inflight = 1;
     c->inflight++;
@@ -230,14 +231,27 @@ void cv__net_conn_on_send(cv_conn_t *c, int res)
 }
 
 /* Output is flushed and the connection is closing: stop the socket in both directions,
-   which also ends the multishot recv. */
-static void conn_shutdown_socket(cv_conn_t *c)
+   which also ends the multishot recv. A shutdown rather than a cancel, so the peer gets
+   our last bytes and a FIN, not a reset. */
+void cv__net_conn_shutdown_socket(cv_conn_t *c)
 {
+    struct io_uring_sqe *sqe;
     if (c->shut)
         return;
     c->shut = 1;
-    if (shutdown(c->fd, SHUT_RDWR) < 0 && errno != ENOTCONN)
-        cv_debug("conn %s: shutdown: %s", cv_net_conn_peer(c), strerror(errno));
+    sqe = cv__net_sqe(c->w);
+    io_uring_prep_shutdown(sqe, (int)c->slot, SHUT_RDWR);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, cv__net_ud(c, CV_OP_SHUTDOWN));
+    c->inflight++;
+}
+
+void cv__net_conn_on_shutdown(cv_conn_t *c, int res)
+{
+    c->inflight--;
+    if (res < 0 && res != -ENOTCONN)
+        cv_debug("conn %s: shutdown: %s", cv_net_conn_peer(c), strerror(-res));
+    cv__net_conn_maybe_free(c);
 }
 
 static void conn_flush_one(cv_conn_t *c)
@@ -255,7 +269,7 @@ static void conn_flush_one(cv_conn_t *c)
         return;
     }
     if (c->closing) {
-        conn_shutdown_socket(c);
+        cv__net_conn_shutdown_socket(c);
         cv__net_conn_maybe_free(c);
     }
 }
@@ -288,8 +302,16 @@ static void conn_free(cv_conn_t *c)
     const cv_net_ops_t *ops = &c->w->net->opts.ops;
     ops->on_close(c);
     conn_unlink(c);
-    if (close(c->fd) < 0)
-        cv_debug("close: %s", strerror(errno));
+    /* Emptying the slot drops the table's reference: the socket closes now, since no
+       operation holds one any more. Once the ring is gone, its table went with it. */
+    if (c->w->ring_ready) {
+        int empty = -1;
+        int rc = io_uring_register_files_update(&c->w->ring, c->slot, &empty, 1);
+        if (rc < 0)
+            cv_warn("conn %s: releasing socket slot %u: %s", cv_net_conn_peer(c), c->slot,
+                    strerror(-rc));
+    }
+    c->w->free_slots[c->w->nfree++] = c->slot;
     if (c->tls)
         cv_tls_conn_free(c->tls);
     cv_buf_free(&c->out);
@@ -303,7 +325,7 @@ void cv__net_conn_maybe_free(cv_conn_t *c)
     if (!c->closing || c->inflight > 0 || c->dirty)
         return;
     if (!c->shut) {
-        conn_shutdown_socket(c);
+        cv__net_conn_shutdown_socket(c);
         if (c->inflight > 0)
             return;
     }

@@ -22,8 +22,9 @@ enum cv__net_op {
     CV_OP_RECV = 2,   /* ptr: cv_conn_t */
     CV_OP_SEND = 3,   /* ptr: cv_conn_t */
     CV_OP_WAKE = 4,   /* ptr: cv_worker_t (eventfd read) */
-    CV_OP_TICK = 5,   /* ptr: cv_worker_t (1 s timeout) */
-    CV_OP_IGNORE = 6, /* completions nobody waits for (cancellations) */
+    CV_OP_TICK = 5,     /* ptr: cv_worker_t (1 s timeout) */
+    CV_OP_SHUTDOWN = 6, /* ptr: cv_conn_t (shutdown of its socket) */
+    CV_OP_IGNORE = 7,   /* completions nobody waits for (cancellations) */
 };
 #define CV_OP_MASK 7u
 
@@ -43,13 +44,16 @@ struct cv_conn_s {
     alignas(8) cv_worker_t *w;
     const cv_conf_listener_t *listener;
     void *user;
-    int fd;
+    /* The socket lives only in the ring's fixed-file table (a direct descriptor), never in
+       the process's descriptor table: RLIMIT_NOFILE then bounds each ring's table, not the
+       whole process, and every operation skips the descriptor lookup. */
+    unsigned slot;
     uint16_t inflight;     /* SQEs in flight that reference this connection */
     uint8_t recv_armed;    /* a multishot recv is in flight */
     uint8_t send_inflight; /* a send of `sending` is in flight */
     uint8_t closing;       /* no more input is delivered; close once output is flushed */
     uint8_t peer_gone;     /* the socket failed or the peer closed: output is dropped */
-    uint8_t shut;          /* shutdown(2) was called */
+    uint8_t shut;          /* a shutdown of the socket was submitted */
     uint8_t dirty;         /* on the worker's dirty list */
     uint8_t need_recv;     /* recv must be re-armed (buffers ran out) */
     uint8_t family;        /* AF_INET or AF_INET6 */
@@ -85,7 +89,9 @@ struct cv_worker_s {
     struct __kernel_timespec tick;
     cv_conn_t *conns; /* all live connections of this ring */
     size_t nconns;
-    size_t max_conns;
+    size_t max_conns; /* at most the size of the fixed-file table */
+    unsigned *free_slots; /* stack of unused fixed-file table slots */
+    unsigned nfree;
     cv_conn_t *dirty; /* connections with output to send or a close to finish */
     uint64_t now_ms;
     int stopping;
@@ -115,6 +121,10 @@ void cv__net_conn_input(cv_conn_t *c, const char *data, size_t len);
 /* Submits sends for dirty connections and finishes closes. Called once per loop turn. */
 void cv__net_flush(cv_worker_t *w);
 void cv__net_conn_on_send(cv_conn_t *c, int res);
+/* Submits a shutdown of both directions, once: it ends the multishot recv and a send the
+   peer never drains. Its completion goes to cv__net_conn_on_shutdown. */
+void cv__net_conn_shutdown_socket(cv_conn_t *c);
+void cv__net_conn_on_shutdown(cv_conn_t *c, int res);
 /* The connection failed or the peer left: drop output and tear down. */
 void cv__net_conn_fail(cv_conn_t *c);
 /* Frees the connection if nothing references it any more and it is closing. */

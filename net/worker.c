@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "corvid/clock.h"
@@ -21,6 +22,7 @@
 
 #define CV_NET_RING_ENTRIES 4096u
 #define CV_NET_GRACE_MS 3000u
+#define CV_NET_MAX_SLOTS (1u << 20) /* the kernel's largest fixed-file table */
 
 /* Binds l. With probe set, binds without SO_REUSEPORT and closes again: that fails with
    EADDRINUSE when another process (say a second corvid) holds the port, which the
@@ -92,8 +94,8 @@ static void arm_accept(cv__listener_t *li)
 static void arm_recv(cv_conn_t *c)
 {
     struct io_uring_sqe *sqe = cv__net_sqe(c->w);
-    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT;
+    io_uring_prep_recv_multishot(sqe, (int)c->slot, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT | IOSQE_FIXED_FILE;
     sqe->buf_group = CV_NET_BGID;
     io_uring_sqe_set_data64(sqe, cv__net_ud(c, CV_OP_RECV));
     c->recv_armed = 1;
@@ -130,7 +132,7 @@ static void on_accept(cv__listener_t *li, struct io_uring_cqe *cqe)
     const cv_net_ops_t *ops = &w->net->opts.ops;
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof ss;
-    int one = 1;
+    int one = 1, rc;
     int fd = cqe->res;
     cv_conn_t *c = NULL;
 
@@ -155,9 +157,21 @@ static void on_accept(cv__listener_t *li, struct io_uring_cqe *cqe)
     c = calloc(1, sizeof *c);
     if (!c)
         goto drop;
+    /* nconns < max_conns <= table size, so a slot is free. The table takes its own
+       reference; the descriptor is closed below either way. */
+    CV_ASSERT(w->nfree > 0);
+    c->slot = w->free_slots[--w->nfree];
+    rc = io_uring_register_files_update(&w->ring, c->slot, &fd, 1);
+    if (rc < 0) {
+        cv_warn("accept on %s:%u: installing the socket: %s", li->conf->address,
+                li->conf->port, strerror(-rc));
+        w->free_slots[w->nfree++] = c->slot;
+        free(c);
+        goto drop;
+    }
+    close(fd);
     c->w = w;
     c->listener = li->conf;
-    c->fd = fd;
     c->family = (uint8_t)ss.ss_family;
     if (ss.ss_family == AF_INET)
         memcpy(c->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
@@ -305,8 +319,7 @@ static void on_tick(cv_worker_t *w)
                 continue;
             cv__net_conn_fail(c);
             /* Also ends a send the peer never drains, so its completion arrives. */
-            if (!c->shut && shutdown(c->fd, SHUT_RDWR) == 0)
-                c->shut = 1;
+            cv__net_conn_shutdown_socket(c);
         }
     }
     arm_tick(w);
@@ -330,6 +343,7 @@ static void handle_cqe(cv_worker_t *w, struct io_uring_cqe *cqe)
             arm_wake(w);
         break;
     case CV_OP_TICK: on_tick(w); break;
+    case CV_OP_SHUTDOWN: cv__net_conn_on_shutdown(ptr, cqe->res); break;
     case CV_OP_IGNORE: break;
     }
 }
@@ -375,6 +389,36 @@ static void worker_loop(cv_worker_t *w)
     }
 }
 
+/* The fixed-file table holds every connection of the ring. The kernel caps its size at
+   RLIMIT_NOFILE (per table, so per ring); a ring never accepts more connections than it
+   has slots. */
+static int slots_setup(cv_worker_t *w)
+{
+    struct rlimit rl;
+    size_t n = w->max_conns;
+    int rc;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && n > rl.rlim_cur) {
+        n = rl.rlim_cur;
+        cv_info("worker %u: at most %zu connections (the open-file limit, ulimit -n, caps "
+                "each worker; more workers hold more)",
+                w->index, n);
+    }
+    if (n > CV_NET_MAX_SLOTS)
+        n = CV_NET_MAX_SLOTS;
+    w->free_slots = malloc(n * sizeof *w->free_slots);
+    if (!w->free_slots)
+        return CV_ENOMEM;
+    rc = io_uring_register_files_sparse(&w->ring, (unsigned)n);
+    if (rc < 0)
+        return rc;
+    w->max_conns = n;
+    w->nfree = (unsigned)n;
+    for (unsigned i = 0; i < w->nfree; i++)
+        w->free_slots[i] = w->nfree - 1 - i; /* slot 0 on top */
+    return 0;
+}
+
 static int ring_setup(cv_worker_t *w)
 {
     struct io_uring_params p;
@@ -393,6 +437,9 @@ static int ring_setup(cv_worker_t *w)
     if (rc < 0)
         goto out;
     w->ring_ready = 1;
+    rc = slots_setup(w);
+    if (rc < 0)
+        goto out;
     w->br = mmap(NULL, br_size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (w->br == MAP_FAILED) {
         w->br = NULL;
@@ -561,6 +608,7 @@ void cv_net_destroy(cv_net_t *net)
         if (w->br)
             munmap(w->br, w->nbufs * sizeof(struct io_uring_buf));
         free(w->bufs);
+        free(w->free_slots);
         cv_buf_free(&w->plain);
     }
     free(net->workers);

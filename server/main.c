@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "corvid/clock.h"
@@ -81,6 +82,19 @@ static int wait_for_signal(void)
     while (sigwait(&set, &sig) != 0)
         ;
     return sig;
+}
+
+/* Each worker's table of sockets may be as large as the soft open-file limit, so take
+   the hard one: the default soft limit (often 1024) would cap a worker far below the
+   configured connections. */
+static void raise_open_file_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            cv_warn("cannot raise the open-file limit: %s", strerror(errno));
+    }
 }
 
 static int run(const cv_config_t *cfg)
@@ -202,6 +216,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     umask(077);
+    raise_open_file_limit();
     rc = cv_xml_lib_init();
     if (rc == 0)
         rc = run(cfg);
