@@ -4,8 +4,10 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <wolfssl/options.h>
@@ -64,12 +66,16 @@ struct cv_tls_conn_s {
     /* Input TLS could not consume during feed, copied; read from in_off. */
     cv_buf_t in_copy;
     size_t in_off;
-    cv_buf_t plain;  /* decrypted, not yet handed to the caller */
-    cv_buf_t out;    /* ciphertext to send */
-    int state;       /* 0, or the sticky outcome: CV_ECLOSED, CV_ETLS, CV_ENOMEM */
-    int out_nomem;   /* the send callback could not grow out */
-    uint8_t hs_done; /* handshake completed */
-    uint8_t shut;    /* close_notify queued by us */
+    cv_buf_t plain;        /* decrypted, not yet handed to the caller */
+    cv_buf_t out;          /* ciphertext to send */
+    int state;             /* 0, or the sticky outcome: CV_ECLOSED, CV_ETLS, CV_ENOMEM */
+    int out_nomem;         /* the send callback could not grow out */
+    uint8_t hs_done;       /* handshake completed */
+    uint8_t shut;          /* close_notify queued by us */
+    uint8_t exporter_ok;   /* exporter holds the tls-exporter binding (TLS 1.3) */
+    uint8_t session_paged; /* the session object's zero pages were given back */
+    /* Computed when the handshake completes, before the secret it needs is freed. */
+    uint8_t exporter[TLS_EXPORTER_LEN];
 };
 
 static void tls_errstr(int err, char *buf, size_t len)
@@ -495,6 +501,94 @@ static int tls_fail(cv_tls_conn_t *c, const char *during, int err)
     return c->state;
 }
 
+/*
+ * wolfSSL 5.5.4 keeps the handshake arrays (about 5.5 KB: secrets, randoms, a 2 KB
+ * pre-master buffer) after a TLS 1.3 handshake, because this build allows post-handshake
+ * authentication and further tickets; a session of ours does neither. Their only later
+ * reader is the keying-material exporter, so the tls-exporter binding (fixed label and
+ * no context, hence fixed for the session) is derived here and kept instead. TLS 1.2
+ * sessions have already lost their arrays at this point; the call is then a no-op.
+ */
+static void tls_handshake_release(cv_tls_conn_t *c)
+{
+    if (wolfSSL_version(c->ssl) == TLS1_3_VERSION) {
+        if (wolfSSL_export_keying_material(c->ssl, c->exporter, TLS_EXPORTER_LEN,
+                                           TLS_EXPORTER_LABEL, sizeof(TLS_EXPORTER_LABEL) - 1, NULL,
+                                           0, 0) == WOLFSSL_SUCCESS)
+            c->exporter_ok = 1;
+        else
+            wolfSSL_ERR_clear_error();
+    }
+    wolfSSL_FreeArrays(c->ssl);
+}
+
+static int tls_page_is_zero(const unsigned char *p, size_t len)
+{
+    const uint64_t *w = (const uint64_t *)(const void *)p;
+    uint64_t acc = 0;
+    size_t i;
+
+    for (i = 0; i < len / sizeof(*w); i++)
+        acc |= w[i];
+    return acc == 0;
+}
+
+/*
+ * Returns to the kernel the pages lying wholly inside [p, p + len) that hold only zero
+ * bytes. The memory stays allocated and still reads as zeros: MADV_DONTNEED on private
+ * anonymous memory, which every malloc maps, refills a page with zeros when it is next
+ * touched. Errors are ignored, since the memory is then merely left resident.
+ */
+static void tls_drop_zero_pages(void *p, size_t len)
+{
+    long psz = sysconf(_SC_PAGESIZE);
+    uintptr_t pg = psz > 0 ? (uintptr_t)psz : 4096;
+    uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1);
+    uintptr_t end = ((uintptr_t)p + len) & ~(pg - 1);
+    uintptr_t run = 0;
+
+    for (; a < end; a += pg) {
+        if (tls_page_is_zero((const unsigned char *)a, pg)) {
+            if (run == 0)
+                run = a;
+            continue;
+        }
+        if (run != 0)
+            (void)madvise((void *)run, a - run, MADV_DONTNEED);
+        run = 0;
+    }
+    if (run != 0)
+        (void)madvise((void *)run, end - run, MADV_DONTNEED);
+}
+
+/*
+ * Every WOLFSSL of this build carries a 37.5 KB WOLFSSL_SESSION, almost all of it
+ * (SESSION_CERTS) room for a peer certificate chain that a server asking for no client
+ * certificate never fills; wolfSSL zeroes it when the session is created, so it is
+ * resident. Only its first and last pages hold data. The object is a plain malloc block
+ * (wolfSSL_get_session() returns the session object itself in this build,
+ * NO_SESSION_CACHE_REF), so malloc_usable_size() bounds it, as long as wolfSSL allocates
+ * with malloc, i.e. no allocators were installed with wolfSSL_SetAllocators().
+ */
+static void tls_session_page_out(cv_tls_conn_t *c)
+{
+#ifdef NO_SESSION_CACHE_REF
+    wolfSSL_Malloc_cb mf = NULL;
+    wolfSSL_Free_cb ff = NULL;
+    wolfSSL_Realloc_cb rf = NULL;
+    WOLFSSL_SESSION *s;
+
+    c->session_paged = 1;
+    if (wolfSSL_GetAllocators(&mf, &ff, &rf) != 0 || mf != NULL || ff != NULL || rf != NULL)
+        return;
+    s = wolfSSL_get_session(c->ssl);
+    if (s != NULL)
+        tls_drop_zero_pages(s, malloc_usable_size(s));
+#else
+    c->session_paged = 1;
+#endif
+}
+
 /* Runs the handshake, then decrypts into c->plain, until wolfSSL wants more input. */
 static int tls_pump(cv_tls_conn_t *c)
 {
@@ -513,6 +607,7 @@ static int tls_pump(cv_tls_conn_t *c)
             return tls_fail(c, "handshake", err);
         }
         c->hs_done = 1;
+        tls_handshake_release(c);
     }
     for (;;) {
         if (cv_buf_reserve(&c->plain, TLS_READ_CHUNK) < 0) {
@@ -684,12 +779,9 @@ int cv_tls_conn_channel_binding(cv_tls_conn_t *c, const char *type, uint8_t *out
             return CV_EUNSUPP;
         if (cap < TLS_EXPORTER_LEN)
             return CV_ELIMIT;
-        if (wolfSSL_export_keying_material(c->ssl, out, TLS_EXPORTER_LEN, TLS_EXPORTER_LABEL,
-                                           sizeof(TLS_EXPORTER_LABEL) - 1, NULL, 0,
-                                           0) != WOLFSSL_SUCCESS) {
-            wolfSSL_ERR_clear_error();
+        if (!c->exporter_ok)
             return CV_ETLS;
-        }
+        memcpy(out, c->exporter, TLS_EXPORTER_LEN);
         *len = TLS_EXPORTER_LEN;
         return 0;
     }
@@ -725,6 +817,9 @@ const char *cv_tls_conn_version(const cv_tls_conn_t *c)
 
 int cv_tls_conn_trim(cv_tls_conn_t *c)
 {
+    /* Once is enough: the zero pages are not written again during the session. */
+    if (c->hs_done && !c->session_paged && c->state == 0)
+        tls_session_page_out(c);
     if (c->in_off >= c->in_copy.len) {
         cv_buf_free(&c->in_copy);
         c->in_off = 0;

@@ -138,8 +138,9 @@ int cv_tls_conn_shutdown(cv_tls_conn_t *c);
  * Channel binding data for SCRAM-*-PLUS, written to out (cap bytes, CV_TLS_CB_MAX always
  * suffices), its length to *len.
  * - "tls-exporter" (RFC 9266): 32 bytes exported with label "EXPORTER-Channel-Binding" and
- *   an empty context. TLS 1.3 only: wolfSSL 5.5.4 does not tell whether a TLS 1.2 session
- *   used the extended master secret, so TLS 1.2 gets CV_EUNSUPP.
+ *   an empty context, derived when the handshake completes (the secret it comes from is
+ *   freed then) and kept with the connection. TLS 1.3 only: wolfSSL 5.5.4 does not tell
+ *   whether a TLS 1.2 session used the extended master secret, so TLS 1.2 gets CV_EUNSUPP.
  * - "tls-server-end-point" (RFC 5929): hash of the certificate this session presented,
  *   SHA-256 for MD5-, SHA-1- and SHA-256-signed certificates, SHA-384 / SHA-512 for those
  *   signed with them; CV_EUNSUPP for other signature algorithms (e.g. Ed25519, RSA-PSS).
@@ -164,9 +165,14 @@ const char *cv_tls_conn_version(const cv_tls_conn_t *c);
 
 /*
  * Releases the connection's empty buffers (plaintext, pending input and, when empty,
- * cipher output). wolfSSL 5.5.4 already shrinks its own record buffers after each record
- * and frees its handshake state after the handshake, and offers no call to release more
- * of an established session; the figures are in docs/tls.md.
+ * cipher output). The first call after the handshake also gives the kernel back the
+ * pages of wolfSSL's per-session object that hold only zeros (in this wolfSSL build
+ * about 32 KB of room for a client certificate chain that is never used); they stay
+ * allocated and are faulted in again, as zeros, only if wolfSSL writes to them. For this
+ * the call relies on wolfSSL allocating with malloc, and skips it if allocators were
+ * installed with wolfSSL_SetAllocators(). wolfSSL's handshake arrays are already freed
+ * when the handshake completes. Meant for idle connections: the call reads the session
+ * object once and makes one madvise() call per connection.
  * Thread: the owning ring. Returns 0.
  */
 int cv_tls_conn_trim(cv_tls_conn_t *c);
