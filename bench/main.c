@@ -506,7 +506,7 @@ static int emit(const bench_ctx_t *b, const cv_bench_row_t *row)
         rc = cv_bench_row_table(row, &out);
     if (rc == 0 && isfinite(row->scram_hits) && row->scram_hits + row->scram_misses > 0)
         rc = cv_buf_printf(&out,
-                           "# client-side SCRAM: salted passwords cached per (user, salt, "
+                           "# client-side SCRAM: salted passwords cached per (password, salt, "
                            "iterations): %.0f hits, %.0f PBKDF2 runs; the server's work is "
                            "unchanged\n",
                            row->scram_hits, row->scram_misses);

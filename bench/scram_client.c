@@ -22,9 +22,9 @@ struct cv_bench_scram_entry_s {
     uint32_t iterations;
     uint8_t sha256;
     uint8_t salt_len;
-    uint8_t user_len;
+    uint8_t password_len;
     uint8_t salt[SCRAM_MAX_SALT];
-    char user[128];
+    char password[128];
     uint8_t salted[32];
 };
 
@@ -50,28 +50,28 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-static uint64_t entry_hash(int sha256, const char *user, size_t ulen, const uint8_t *salt,
+static uint64_t entry_hash(int sha256, const char *password, size_t plen, const uint8_t *salt,
                            size_t slen, uint32_t iter)
 {
     uint64_t h = 14695981039346656037ull;
     uint8_t t = (uint8_t)sha256;
     h = fnv(h, &t, 1);
-    h = fnv(h, user, ulen);
+    h = fnv(h, password, plen);
     h = fnv(h, salt, slen);
     h = fnv(h, &iter, sizeof iter);
     return h ? h : 1;
 }
 
-static int entry_match(const cv_bench_scram_entry_t *e, uint64_t h, int sha256, const char *user,
-                       size_t ulen, const uint8_t *salt, size_t slen, uint32_t iter)
+static int entry_match(const cv_bench_scram_entry_t *e, uint64_t h, int sha256, const char *password,
+                       size_t plen, const uint8_t *salt, size_t slen, uint32_t iter)
 {
-    return e->hash == h && e->sha256 == sha256 && e->iterations == iter && e->user_len == ulen &&
-           e->salt_len == slen && memcmp(e->user, user, ulen) == 0 &&
+    return e->hash == h && e->sha256 == sha256 && e->iterations == iter && e->password_len == plen &&
+           e->salt_len == slen && memcmp(e->password, password, plen) == 0 &&
            memcmp(e->salt, salt, slen) == 0;
 }
 
 static cv_bench_scram_entry_t *cache_find(cv_bench_scram_cache_t *c, uint64_t h, int sha256,
-                                          const char *user, size_t ulen, const uint8_t *salt,
+                                          const char *password, size_t plen, const uint8_t *salt,
                                           size_t slen, uint32_t iter)
 {
     if (!c->slots)
@@ -80,14 +80,14 @@ static cv_bench_scram_entry_t *cache_find(cv_bench_scram_cache_t *c, uint64_t h,
         cv_bench_scram_entry_t *e = &c->slots[i];
         if (e->hash == 0)
             return NULL;
-        if (entry_match(e, h, sha256, user, ulen, salt, slen, iter))
+        if (entry_match(e, h, sha256, password, plen, salt, slen, iter))
             return e;
     }
 }
 
 static void cache_put(cv_bench_scram_cache_t *c, const cv_bench_scram_entry_t *ne)
 {
-    if (c->used >= c->max_entries || ne->user_len >= sizeof ne->user ||
+    if (c->used >= c->max_entries || ne->password_len >= sizeof ne->password ||
         ne->salt_len > SCRAM_MAX_SALT)
         return;
     if ((c->used + 1) * 2 > c->cap) {
@@ -240,9 +240,11 @@ int cv_bench_scram_final(cv_bench_scram_t *s, const char *password, const char *
         goto out;
     }
 
-    size_t ulen = strlen(s->user);
-    uint64_t h = entry_hash(s->sha256, s->user, ulen, (const uint8_t *)salt.data, salt.len, iter);
-    cv_bench_scram_entry_t *e = cache ? cache_find(cache, h, s->sha256, s->user, ulen,
+    /* SaltedPassword depends on the password, the salt and the count, not on the user:
+       accounts that share a password and a salt share the entry. */
+    size_t ulen = strlen(password);
+    uint64_t h = entry_hash(s->sha256, password, ulen, (const uint8_t *)salt.data, salt.len, iter);
+    cv_bench_scram_entry_t *e = cache ? cache_find(cache, h, s->sha256, password, ulen,
                                                    (const uint8_t *)salt.data, salt.len, iter)
                                       : NULL;
     if (e) {
@@ -262,10 +264,10 @@ int cv_bench_scram_final(cv_bench_scram_t *s, const char *password, const char *
             ne.iterations = iter;
             ne.sha256 = (uint8_t)s->sha256;
             ne.salt_len = (uint8_t)(salt.len <= SCRAM_MAX_SALT ? salt.len : 0);
-            ne.user_len = (uint8_t)(ulen < sizeof ne.user ? ulen : 0);
-            if (ne.salt_len == salt.len && ne.user_len == ulen) {
+            ne.password_len = (uint8_t)(ulen < sizeof ne.password ? ulen : 0);
+            if (ne.salt_len == salt.len && ne.password_len == ulen) {
                 memcpy(ne.salt, salt.data, salt.len);
-                memcpy(ne.user, s->user, ulen);
+                memcpy(ne.password, password, ulen);
                 memcpy(ne.salted, salted, hl);
                 cache_put(cache, &ne);
             }

@@ -3,7 +3,7 @@
  * RFC 7677) without channel binding ("n,,"), and a cache of salted passwords.
  *
  * Owns: per exchange, the client-first-message-bare and the expected server signature;
- * per cache, a hash table of SaltedPassword values keyed by (hash, user, salt,
+ * per cache, a hash table of SaltedPassword values keyed by (hash, password, salt,
  * iterations). A load generator logs the same accounts in again and again; without the
  * cache every login would cost it one PBKDF2 (4096 rounds or more), and the client, not
  * the server, would bound the login rate. The server still does its full work.

@@ -4,6 +4,7 @@
  * once) and never stores a plaintext password: it derives SCRAM credentials.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -23,6 +24,9 @@ static void usage(FILE *f, const char *prog)
         "  passwd USER@HOST [PASSWORD]    set an account's password\n"
         "  deluser USER@HOST              remove an account\n"
         "  list HOST                      list the accounts of a host\n"
+        "  adduser-bulk PREFIX FIRST COUNT HOST [PASSWORD]\n"
+        "                                 create load-test accounts PREFIX<FIRST>.. sharing one\n"
+        "                                 password and one salt (existing ones are kept)\n"
         "  roster-add USER@HOST CONTACT [none|to|from|both] [NAME]\n"
         "                                 put a contact on a roster (no stanzas are sent)\n",
         prog);
@@ -111,6 +115,87 @@ out:
     return rc;
 }
 
+/*
+ * Load-test accounts: the keys are derived once and stored for every account, so a
+ * million accounts take seconds instead of a PBKDF2 each. The shared salt means one
+ * password guess tests all of them at once, which is why this is for benchmark accounts
+ * only, never for people.
+ */
+static int add_bulk(const cv_config_t *cfg, cv_store_t *st, int argc, char **argv)
+{
+    const char *prefix = argv[1];
+    char password[1024], host[CV_JID_PART_MAX + 1], user[CV_JID_PART_MAX + 1];
+    unsigned long first, count, created = 0, kept = 0;
+    cv_scram_cred_t cred;
+    cv_buf_t blob = CV_BUF_INIT;
+    char *end1, *end2;
+    int rc = 0;
+
+    memset(&cred, 0, sizeof cred);
+    password[0] = '\0';
+    first = strtoul(argv[2], &end1, 10);
+    count = strtoul(argv[3], &end2, 10);
+    if (*argv[2] == '\0' || *end1 || *argv[3] == '\0' || *end2 || count == 0 ||
+        count > 100000000ul || first > 4000000000ul) {
+        fprintf(stderr, "FIRST and COUNT must be numbers (COUNT 1..100000000)\n");
+        rc = CV_EINVAL;
+        goto out;
+    }
+    if (cv_jid_prep_domain(argv[4], host, sizeof host) < 0 || !cv_config_host(cfg, host)) {
+        fprintf(stderr, "host %s is not served by this configuration (%s)\n", argv[4],
+                cfg->path);
+        rc = CV_ENOTFOUND;
+        goto out;
+    }
+    if (argc == 6)
+        snprintf(password, sizeof password, "%s", argv[5]);
+    else
+        rc = read_password(password, sizeof password);
+    if (rc < 0 || strlen(password) < cfg->min_password_length || password[0] == '\0') {
+        fprintf(stderr, "password missing or shorter than registration.min_password_length (%u)\n",
+                cfg->min_password_length);
+        rc = CV_EINVAL;
+        goto out;
+    }
+    rc = cv_scram_cred_derive(&cred, password, cfg->scram_iterations, NULL, 0);
+    if (rc == 0)
+        rc = cv_scram_cred_encode(&cred, &blob);
+    if (rc < 0)
+        goto out;
+    for (unsigned long i = first; i < first + count; i++) {
+        cv_jid_t jid = CV_JID_INIT;
+        char addr[2 * CV_JID_PART_MAX + 2];
+        snprintf(addr, sizeof addr, "%s%lu@%s", prefix, i, host);
+        rc = cv_jid_parse(&jid, addr, strlen(addr));
+        if (rc < 0 || !jid.local) {
+            fprintf(stderr, "not an account address: %s\n", addr);
+            cv_jid_free(&jid);
+            rc = CV_EINVAL;
+            goto out;
+        }
+        snprintf(user, sizeof user, "%s", jid.local);
+        cv_jid_free(&jid);
+        rc = cv_store_account_create(st, host, user, blob.data, blob.len);
+        if (rc == CV_EEXIST) {
+            kept++;
+            rc = 0;
+        } else if (rc < 0) {
+            fprintf(stderr, "%s: store error: %s\n", addr, cv_strerror(rc));
+            goto out;
+        } else {
+            created++;
+        }
+    }
+    printf("%lu accounts created, %lu existed already\n", created, kept);
+out:
+    memset(password, 0, sizeof password);
+    memset(&cred, 0, sizeof cred);
+    if (blob.data)
+        memset(blob.data, 0, blob.len);
+    cv_buf_free(&blob);
+    return rc;
+}
+
 static int roster_add(cv_store_t *st, const cv_jid_t *jid, int argc, char **argv)
 {
     static const char *const subs[] = {"none", "to", "from", "both"};
@@ -167,6 +252,8 @@ static int command(const cv_config_t *cfg, cv_store_t *st, int argc, char **argv
         }
         return cv_store_account_list(st, host, print_user, host);
     }
+    if (strcmp(cmd, "adduser-bulk") == 0 && (argc == 5 || argc == 6))
+        return add_bulk(cfg, st, argc, argv);
     if (argc < 2)
         return CV_EINVAL;
     rc = parse_account(cfg, argv[1], &jid);
