@@ -2,6 +2,7 @@
 and the shutdown on SIGTERM."""
 
 import asyncio
+import os
 import signal
 
 from harness import HOST, check, login, login_fails, raw_connect
@@ -73,3 +74,51 @@ async def test_sigterm_shuts_down_cleanly(ctx):
     rc = await srv.terminate(timeout=5, send=False)
     check(rc is not None, 'server still running 5 s after SIGTERM')
     check(rc == 0, 'server exited with status %d after SIGTERM' % rc)
+
+
+def _open_descriptors(pid):
+    return len(os.listdir('/proc/%d/fd' % pid))
+
+
+async def test_connections_hold_no_process_descriptors(ctx):
+    """Sockets live in each ring's fixed-file table, not in the process's descriptor table,
+    so the open-file limit caps a worker, not the server. 300 open streams on one worker
+    leave the descriptor count where it was, and each stream still gets its features."""
+    srv = await ctx.server(users=USERS, workers=1)
+    before = _open_descriptors(srv.proc.pid)
+    raws = []
+    for _ in range(300):
+        r = await raw_connect(ctx, srv.starttls_port)
+        await r.open()
+        raws.append(r)
+    during = _open_descriptors(srv.proc.pid)
+    check(during - before < 10, 'the server holds %d descriptors with 300 streams open, '
+          '%d before' % (during, before))
+    for r in raws:
+        r.close()
+    # The slots come back: a login after the streams closed works.
+    c = await login(ctx, srv.starttls_port, ALICE + '/after', USERS['alice'],
+                    mech='SCRAM-SHA-256')
+    await c.ping_server()
+
+
+async def test_connection_limit_refuses_and_recovers(ctx):
+    """limits.max_connections sizes each worker's socket table: the connection past it is
+    closed at once, and a slot freed by a closed stream is used again."""
+    srv = await ctx.server(users=USERS, workers=1, sets={'limits.max_connections': '5'})
+    raws = []
+    for _ in range(5):
+        r = await raw_connect(ctx, srv.starttls_port)
+        await r.open()
+        raws.append(r)
+    extra = await raw_connect(ctx, srv.starttls_port)
+    await extra.send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                     "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>"
+                     % HOST)
+    seen = await extra.expect_closed(timeout=5)
+    check(seen == ['eof'], 'the 6th connection got %s before it was closed' % seen)
+    raws.pop().close()
+    await asyncio.sleep(0.3)
+    c = await login(ctx, srv.starttls_port, ALICE + '/after', USERS['alice'],
+                    mech='SCRAM-SHA-256')
+    await c.ping_server()
