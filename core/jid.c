@@ -16,6 +16,7 @@
 
 #define PREP_CAP (CV_JID_PART_MAX + 1)
 #define RAW_CAP (CV_JID_INPUT_MAX + 1)
+_Static_assert(CV_JID_BUF_SIZE == 3 * PREP_CAP, "parse_into lays the parts out at PREP_CAP");
 #define LABEL_MAX 63
 
 /*
@@ -497,38 +498,63 @@ static int jid_assemble(cv_jid_t *out, const char *l, size_t llen, const char *d
     return 0;
 }
 
-int cv_jid_parse(cv_jid_t *out, const char *s, size_t len)
+/*
+ * Splits s[0..len) and prepares each part into buf (CV_JID_BUF_SIZE bytes: local, domain
+ * and resource at PREP_CAP offsets). On success out's parts point into buf and out->mem
+ * is NULL. lens receives the three prepared lengths.
+ */
+static int parse_into(cv_jid_t *out, const char *s, size_t len, char *buf, size_t lens[3])
 {
-    char lbuf[PREP_CAP], dbuf[PREP_CAP], rbuf[PREP_CAP];
-    size_t llen = 0, dlen = 0, rlen = 0, dstart = 0, dend;
+    size_t dstart = 0, dend;
     const char *slash, *at;
     int rc;
 
     *out = (cv_jid_t)CV_JID_INIT;
-    if (!s) {
-        rc = CV_EINVAL;
-        goto out;
-    }
+    if (!s)
+        return CV_EINVAL;
     /* RFC 7622 §3.1: the first "/" starts the resource, so "@" inside it is data. */
     slash = memchr(s, '/', len);
     dend = slash ? (size_t)(slash - s) : len;
     at = memchr(s, '@', dend);
     if (at) {
-        rc = prep_local(s, (size_t)(at - s), lbuf, &llen);
+        rc = prep_local(s, (size_t)(at - s), buf, &lens[0]);
         if (rc < 0)
-            goto out;
+            return rc;
         dstart = (size_t)(at - s) + 1;
     }
-    rc = prep_domain(s + dstart, dend - dstart, dbuf, &dlen);
+    rc = prep_domain(s + dstart, dend - dstart, buf + PREP_CAP, &lens[1]);
     if (rc < 0)
-        goto out;
+        return rc;
     if (slash) {
-        rc = prep_resource(slash + 1, len - dend - 1, rbuf, &rlen);
+        rc = prep_resource(slash + 1, len - dend - 1, buf + 2 * PREP_CAP, &lens[2]);
         if (rc < 0)
-            goto out;
+            return rc;
     }
-    rc = jid_assemble(out, at ? lbuf : NULL, llen, dbuf, dlen, slash ? rbuf : NULL, rlen);
-out:
+    out->local = at ? buf : NULL;
+    out->domain = buf + PREP_CAP;
+    out->resource = slash ? buf + 2 * PREP_CAP : NULL;
+    return 0;
+}
+
+int cv_jid_parse(cv_jid_t *out, const char *s, size_t len)
+{
+    char buf[CV_JID_BUF_SIZE];
+    size_t lens[3] = {0, 0, 0};
+    cv_jid_t tmp;
+    int rc = parse_into(&tmp, s, len, buf, lens);
+
+    *out = (cv_jid_t)CV_JID_INIT;
+    if (rc == 0)
+        rc = jid_assemble(out, tmp.local, lens[0], tmp.domain, lens[1], tmp.resource, lens[2]);
+    return rc;
+}
+
+int cv_jid_parse_buf(cv_jid_t *out, const char *s, size_t len, char *buf)
+{
+    size_t lens[3] = {0, 0, 0};
+    int rc = parse_into(out, s, len, buf, lens);
+    if (rc < 0)
+        *out = (cv_jid_t)CV_JID_INIT;
     return rc;
 }
 

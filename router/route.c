@@ -273,9 +273,10 @@ static void route(route_t *r)
     cv_rules_in_t in;
     resources_t res = {{NULL}, 0};
     cv_c2s_t *targets[ROUTE_MAX_RESOURCES];
+    char to_buf[CV_JID_BUF_SIZE]; /* `to` lives here: no allocation per stanza */
 
     memset(&in, 0, sizeof in);
-    if (to_attr && cv_jid_parse(&to, to_attr, strlen(to_attr)) < 0) {
+    if (to_attr && cv_jid_parse_buf(&to, to_attr, strlen(to_attr), to_buf) < 0) {
         bounce(r, CV_STE_JID_MALFORMED, NULL);
         return;
     }
@@ -310,7 +311,6 @@ static void route(route_t *r)
     }
 out:
     resources_release(&res);
-    cv_jid_free(&to);
 }
 
 void cv__route_actor(cv_actor_t *a, cv_mpsc_node_t *msg, unsigned self)

@@ -69,6 +69,17 @@ typedef struct cv_jid_s {
  */
 int cv_jid_parse(cv_jid_t *out, const char *s, size_t len);
 
+/* Room for the three prepared parts of any JID, each NUL-terminated. */
+#define CV_JID_BUF_SIZE (3 * (CV_JID_PART_MAX + 1))
+
+/*
+ * cv_jid_parse without a heap block, for the per-stanza path: the prepared parts are
+ * written to buf (CV_JID_BUF_SIZE bytes, typically on the caller's stack) and out points
+ * into it; out->mem stays NULL, so cv_jid_free(out) is a no-op and out is valid exactly as
+ * long as buf. Same returns as cv_jid_parse, minus CV_ENOMEM. Thread: any.
+ */
+int cv_jid_parse_buf(cv_jid_t *out, const char *s, size_t len, char *buf);
+
 /*
  * Builds a JID from NUL-terminated parts, preparing each; local and resource may be NULL
  * (absent), domain may not, and an empty string is malformed. Thread: any. Returns 0,

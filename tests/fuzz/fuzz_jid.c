@@ -16,7 +16,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cv_buf_t one = CV_BUF_INIT, two = CV_BUF_INIT;
     int rc;
 
+    cv_jid_t onstack;
+    char buf[CV_JID_BUF_SIZE];
+    int rc_buf = cv_jid_parse_buf(&onstack, (const char *)data, size, buf);
+
     rc = cv_jid_parse(&j, (const char *)data, size);
+    /* The allocation-free parse agrees with the heap one on every input. */
+    CV_ASSERT(onstack.mem == NULL);
+    CV_ASSERT(rc == CV_ENOMEM || rc_buf == rc);
+    CV_ASSERT(rc != 0 || rc_buf != 0 || cv_jid_full_eq(&j, &onstack));
     if (rc != 0) {
         CV_ASSERT(rc == CV_EINVAL || rc == CV_ENOMEM);
         CV_ASSERT(j.mem == NULL && j.domain == NULL);

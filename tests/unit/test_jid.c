@@ -165,8 +165,20 @@ static void test_table(void)
 
     for (size_t i = 0; i < CV_ARRAY_LEN(cases); i++) {
         const struct jcase *c = &cases[i];
-        cv_jid_t j;
+        cv_jid_t j, onstack;
+        char buf[CV_JID_BUF_SIZE];
         int rc = cv_jid_parse(&j, c->in, strlen(c->in));
+        int rc_buf = cv_jid_parse_buf(&onstack, c->in, strlen(c->in), buf);
+
+        /* The allocation-free variant agrees with the heap one on every case. */
+        CHECK(rc_buf == rc, "case %zu [%s]: parse_buf returned %d, parse %d", i, c->in, rc_buf, rc);
+        CHECK(onstack.mem == NULL, "case %zu [%s]: parse_buf allocated", i, c->in);
+        if (rc == 0 && rc_buf == 0)
+            CHECK(cv_jid_full_eq(&j, &onstack), "case %zu [%s]: parse_buf differs", i, c->in);
+        if (rc_buf < 0)
+            CHECK(onstack.domain == NULL && onstack.local == NULL && onstack.resource == NULL,
+                  "case %zu [%s]: parse_buf out not reset on error", i, c->in);
+        cv_jid_free(&onstack); /* a no-op, and must stay safe */
 
         if (!c->want) {
             CHECK(rc == CV_EINVAL, "case %zu [%s]: want CV_EINVAL, got %d", i, c->in, rc);
