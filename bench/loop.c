@@ -396,8 +396,7 @@ static void *thread_main(void *arg)
                      "more --threads",
                      th->nslots);
         else
-            snprintf(th->fail_note, sizeof th->fail_note, "io_uring setup: %s",
-                     cv_strerror(rc));
+            snprintf(th->fail_note, sizeof th->fail_note, "io_uring setup: %s", cv_strerror(rc));
         th->failed++;
         publish(th);
         goto out;

@@ -62,12 +62,13 @@ static uint64_t entry_hash(int sha256, const char *password, size_t plen, const 
     return h ? h : 1;
 }
 
-static int entry_match(const cv_bench_scram_entry_t *e, uint64_t h, int sha256, const char *password,
-                       size_t plen, const uint8_t *salt, size_t slen, uint32_t iter)
+static int entry_match(const cv_bench_scram_entry_t *e, uint64_t h, int sha256,
+                       const char *password, size_t plen, const uint8_t *salt, size_t slen,
+                       uint32_t iter)
 {
-    return e->hash == h && e->sha256 == sha256 && e->iterations == iter && e->password_len == plen &&
-           e->salt_len == slen && memcmp(e->password, password, plen) == 0 &&
-           memcmp(e->salt, salt, slen) == 0;
+    return e->hash == h && e->sha256 == sha256 && e->iterations == iter &&
+           e->password_len == plen && e->salt_len == slen &&
+           memcmp(e->password, password, plen) == 0 && memcmp(e->salt, salt, slen) == 0;
 }
 
 static cv_bench_scram_entry_t *cache_find(cv_bench_scram_cache_t *c, uint64_t h, int sha256,

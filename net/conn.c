@@ -199,8 +199,8 @@ void cv__net_conn_input(cv_conn_t *c, const char *data, size_t len)
 static void conn_submit_send(cv_conn_t *c)
 {
     struct io_uring_sqe *sqe = cv__net_sqe(c->w);
-    io_uring_prep_send(sqe, (int)c->slot, c->sending.data + c->sent,
-                       c->sending.len - c->sent, MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, (int)c->slot, c->sending.data + c->sent, c->sending.len - c->sent,
+                       MSG_NOSIGNAL);
     sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(sqe, cv__net_ud(c, CV_OP_SEND));
     c->send_inflight = 1;

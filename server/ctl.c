@@ -142,8 +142,7 @@ static int add_bulk(const cv_config_t *cfg, cv_store_t *st, int argc, char **arg
         goto out;
     }
     if (cv_jid_prep_domain(argv[4], host, sizeof host) < 0 || !cv_config_host(cfg, host)) {
-        fprintf(stderr, "host %s is not served by this configuration (%s)\n", argv[4],
-                cfg->path);
+        fprintf(stderr, "host %s is not served by this configuration (%s)\n", argv[4], cfg->path);
         rc = CV_ENOTFOUND;
         goto out;
     }
