@@ -53,7 +53,9 @@ static void test_vectors(void)
 
 static void test_cache_keys(void)
 {
-    /* Another salt, iteration count or user must not hit the cached value. */
+    /* Another salt, iteration count or password must not hit the cached value; another
+       user with the same password and salt must (SaltedPassword does not depend on the
+       user), and still gets a proof of its own. */
     cv_bench_scram_cache_t cache;
     cv_bench_scram_cache_init(&cache, 1000);
     const char *msgs[] = {
@@ -61,37 +63,40 @@ static void test_cache_keys(void)
         "r=abcdefXYZ,s=QSXCR+Q6sek8bf93,i=4096",
         "r=abcdefXYZ,s=QSXCR+Q6sek8bf92,i=4097",
     };
-    cv_buf_t outs[4] = {CV_BUF_INIT, CV_BUF_INIT, CV_BUF_INIT, CV_BUF_INIT};
-    for (int i = 0; i < 4; i++) {
+    const char *users[] = {"user", "user", "user", "user", "other"};
+    const char *passwords[] = {"pencil", "pencil", "pencil", "pencil2", "pencil"};
+    cv_buf_t outs[5] = {CV_BUF_INIT, CV_BUF_INIT, CV_BUF_INIT, CV_BUF_INIT, CV_BUF_INIT};
+    for (int i = 0; i < 5; i++) {
         cv_bench_scram_t s;
         cv_buf_t first = CV_BUF_INIT;
         memset(&s, 0, sizeof s);
-        CHECK(cv_bench_scram_first(&s, 1, i == 3 ? "other" : "user", "abcdef", &first) == 0);
+        CHECK(cv_bench_scram_first(&s, 1, users[i], "abcdef", &first) == 0);
         const char *m = msgs[i < 3 ? i : 0];
-        CHECK(cv_bench_scram_final(&s, "pencil", m, strlen(m), &cache, &outs[i]) == 0);
+        CHECK(cv_bench_scram_final(&s, passwords[i], m, strlen(m), &cache, &outs[i]) == 0);
         cv_bench_scram_clear(&s);
         cv_buf_free(&first);
     }
-    CHECK(cache.misses == 4 && cache.hits == 0);
+    CHECK(cache.misses == 4 && cache.hits == 1);
     CHECK(strcmp(outs[0].data, outs[1].data) != 0 && strcmp(outs[0].data, outs[2].data) != 0);
-    CHECK(strcmp(outs[0].data, outs[3].data) != 0);
-    /* Many users: the table grows and every one is found again. */
+    CHECK(strcmp(outs[0].data, outs[3].data) != 0 && strcmp(outs[0].data, outs[4].data) != 0);
+    /* Many passwords: the table grows and every one is found again. */
     for (int round = 0; round < 2; round++) {
         for (int u = 0; u < 300; u++) {
-            char name[16];
+            char name[16], pw[16];
             cv_bench_scram_t s;
             cv_buf_t first = CV_BUF_INIT, out = CV_BUF_INIT;
             memset(&s, 0, sizeof s);
             snprintf(name, sizeof name, "u%d", u);
+            snprintf(pw, sizeof pw, "pw%d", u);
             CHECK(cv_bench_scram_first(&s, 0, name, "nonce", &first) == 0);
-            CHECK(cv_bench_scram_final(&s, "pw", "r=nonceX,s=AAAA,i=2", 19, &cache, &out) == 0);
+            CHECK(cv_bench_scram_final(&s, pw, "r=nonceX,s=AAAA,i=2", 19, &cache, &out) == 0);
             cv_bench_scram_clear(&s);
             cv_buf_free(&first);
             cv_buf_free(&out);
         }
     }
-    CHECK(cache.misses == 304 && cache.hits == 300 && cache.used == 304);
-    for (int i = 0; i < 4; i++)
+    CHECK(cache.misses == 304 && cache.hits == 301 && cache.used == 304);
+    for (int i = 0; i < 5; i++)
         cv_buf_free(&outs[i]);
     cv_bench_scram_cache_free(&cache);
 }
