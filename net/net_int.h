@@ -18,10 +18,10 @@
  * pointed-to objects (connections, listeners, workers) are all 8-byte aligned.
  */
 enum cv__net_op {
-    CV_OP_ACCEPT = 1, /* ptr: cv__listener_t */
-    CV_OP_RECV = 2,   /* ptr: cv_conn_t */
-    CV_OP_SEND = 3,   /* ptr: cv_conn_t */
-    CV_OP_WAKE = 4,   /* ptr: cv_worker_t (eventfd read) */
+    CV_OP_ACCEPT = 1,   /* ptr: cv__listener_t */
+    CV_OP_RECV = 2,     /* ptr: cv_conn_t */
+    CV_OP_SEND = 3,     /* ptr: cv_conn_t */
+    CV_OP_WAKE = 4,     /* ptr: cv_worker_t (eventfd read) */
     CV_OP_TICK = 5,     /* ptr: cv_worker_t (1 s timeout) */
     CV_OP_SHUTDOWN = 6, /* ptr: cv_conn_t (shutdown of its socket) */
     CV_OP_IGNORE = 7,   /* completions nobody waits for (cancellations) */
@@ -89,14 +89,15 @@ struct cv_worker_s {
     struct __kernel_timespec tick;
     cv_conn_t *conns; /* all live connections of this ring */
     size_t nconns;
-    size_t max_conns; /* at most the size of the fixed-file table */
+    size_t max_conns;     /* at most the size of the fixed-file table */
     unsigned *free_slots; /* stack of unused fixed-file table slots */
     unsigned nfree;
     cv_conn_t *dirty; /* connections with output to send or a close to finish */
     uint64_t now_ms;
     int stopping;
     uint64_t stop_deadline_ms;
-    cv_buf_t plain; /* scratch: plaintext decrypted from one receive */
+    unsigned batch_wait_us; /* 0: wake on the first completion */
+    cv_buf_t plain;         /* scratch: plaintext decrypted from one receive */
     char peer_text[64];
 };
 
@@ -108,6 +109,7 @@ struct cv_net_s {
        eventfd; a worker reads it (acquire) after that eventfd read completes. */
     atomic_int stop;
     pthread_barrier_t started;
+    unsigned batch_wait_us;
 };
 
 #define CV_NET_BUF_SIZE 4096u

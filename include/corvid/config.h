@@ -53,7 +53,8 @@ typedef struct cv_config_s {
     char *data_dir;
     size_t lmdb_map_size;
 
-    unsigned workers; /* resolved: never 0 */
+    unsigned workers;       /* resolved: never 0 */
+    unsigned batch_wait_us; /* 0: a ring wakes on its first completion */
 
     size_t max_stanza_size; /* >= 10000 (RFC 6120 §13.12) */
     unsigned max_depth;

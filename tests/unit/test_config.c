@@ -73,6 +73,7 @@ static void check_defaults(const cv_config_t *c)
     CHECK(strcmp(c->data_dir, "data") == 0);
     CHECK(c->lmdb_map_size == (size_t)1 << 30);
     CHECK(c->workers >= 1);
+    CHECK(c->batch_wait_us == 200);
     CHECK(c->max_stanza_size == 256 * 1024);
     CHECK(c->max_depth == 32);
     CHECK(c->max_attributes == 64);
@@ -168,6 +169,7 @@ static void test_values(void)
                 "  - {address: 0.0.0.0, tls: direct}\n"
                 "storage: {data_dir: /var/lib/corvid, lmdb_map_size: 2 GiB}\n"
                 "workers: 3\n"
+                "batch_wait_us: 0\n"
                 "limits:\n"
                 "  max_stanza_size: 64KiB\n"
                 "  max_depth: 16\n"
@@ -197,6 +199,7 @@ static void test_values(void)
         CHECK(strcmp(c->data_dir, "/var/lib/corvid") == 0);
         CHECK(c->lmdb_map_size == (size_t)2 << 30);
         CHECK(c->workers == 3);
+        CHECK(c->batch_wait_us == 0);
         CHECK(c->max_stanza_size == 65536);
         CHECK(c->max_depth == 16);
         CHECK(c->max_attributes == 100);
@@ -261,6 +264,8 @@ static void test_errors(void)
         "t.yml:4: unknown key \"listeners.0.prot\" (did you mean \"listeners.0.port\"?)\n");
 
     /* Wrong types. */
+    EXPECT_ERROR(HOSTS "batch_wait_us: 10001\n",
+                 "t.yml:3: batch_wait_us: expected an integer from 0 to 10000, got \"10001\"\n");
     EXPECT_ERROR(HOSTS "workers: [1]\n",
                  "t.yml:3: workers: expected an integer from 0 to 1024, got a list\n");
     EXPECT_ERROR(HOSTS "limits: 5\n", "t.yml:3: limits: expected a map, got \"5\"\n");
