@@ -411,7 +411,11 @@ static void worker_loop(cv_worker_t *w)
             break;
         if (!busy && ops->on_sleep)
             ops->on_sleep(w, 1, ops->arg);
-        int rc = busy ? io_uring_submit(&w->ring) : ring_wait(w, last_turn);
+        /* A busy turn does not sleep, but it must still reap: with DEFER_TASKRUN the
+           kernel runs completion work only when asked for events, so a plain submit would
+           leave receives and send completions queued for as long as actors keep the ring
+           busy, and output behind an unreaped send would wait with them. */
+        int rc = busy ? io_uring_submit_and_get_events(&w->ring) : ring_wait(w, last_turn);
         if (!busy && ops->on_sleep)
             ops->on_sleep(w, 0, ops->arg);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
