@@ -442,7 +442,9 @@ out:
         }
     }
     publish(th);
-    wc_ecc_fp_free(); /* this thread's wolfSSL ECC cache */
+#ifdef FP_ECC
+    wc_ecc_fp_free(); /* this thread's wolfSSL ECC cache (Debian's build has one) */
+#endif
     atomic_store_explicit(&th->pub.finished, 1, memory_order_release);
     return NULL;
 }

@@ -13,6 +13,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfio.h>
+#include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/hash.h>
@@ -21,8 +22,17 @@
 #include "corvid/tls.h"
 
 /*
- * ChaCha20-Poly1305 first: this wolfSSL build has no AES-NI, so AES-GCM runs in software at
- * about half the speed. TLS 1.2 is limited to forward-secret AEAD suites.
+ * The bundled build has neither; finding them means the headers came from another wolfSSL
+ * than the library linked, and the structures would not match.
+ */
+#if defined(CORVID_WOLFSSL_BUNDLED) && (defined(SESSION_CERTS) || defined(OPENSSL_EXTRA))
+#error "wolfssl/options.h is not the bundled build's: check the include path"
+#endif
+
+/*
+ * ChaCha20-Poly1305 first: it costs about as much as AES-GCM where wolfSSL uses AES-NI (the
+ * bundled build) and half as much where it does not (Debian's). TLS 1.2 is limited to
+ * forward-secret AEAD suites.
  */
 static const char tls_cipher_list[] = "TLS13-CHACHA20-POLY1305-SHA256:"
                                       "TLS13-AES128-GCM-SHA256:"
@@ -34,10 +44,14 @@ static const char tls_cipher_list[] = "TLS13-CHACHA20-POLY1305-SHA256:"
                                       "ECDHE-ECDSA-AES256-GCM-SHA384:"
                                       "ECDHE-RSA-AES256-GCM-SHA384";
 
-/* X25519 first: its key exchange costs less than half of P-256's in this build. */
+/* X25519 first: its key exchange costs less than P-256's in both builds. */
 static const int tls_groups[] = {WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_SECP384R1};
 
 #define TLS_EXPORTER_LABEL "EXPORTER-Channel-Binding"
+/* A TLS record header, and the largest plaintext record (RFC 8446 §5.1). */
+#define TLS_RECORD_HDR 5
+#define TLS_RECORD_MAX 16384
+#define TLS_HANDSHAKE 22
 #define TLS_EXPORTER_LEN 32
 /* Plaintext buffer headroom asked for before each wolfSSL_read(). */
 #define TLS_READ_CHUNK 4095 /* with cv_buf's NUL, exactly one 4 KiB block */
@@ -74,9 +88,21 @@ struct cv_tls_conn_s {
     uint8_t shut;          /* close_notify queued by us */
     uint8_t exporter_ok;   /* exporter holds the tls-exporter binding (TLS 1.3) */
     uint8_t session_paged; /* the session object's zero pages were given back */
+    uint8_t host_chosen;   /* ssl was made from the context of the host the client named */
     /* Computed when the handshake completes, before the secret it needs is freed. */
     uint8_t exporter[TLS_EXPORTER_LEN];
 };
+
+/*
+ * wolfSSL keeps a per-thread error queue only with its OpenSSL compatibility layer or
+ * verbose debugging (Debian's build); the bundled build has no queue to read or clear.
+ */
+static void tls_err_clear(void)
+{
+#if defined(OPENSSL_EXTRA) || defined(DEBUG_WOLFSSL_VERBOSE)
+    wolfSSL_ERR_clear_error();
+#endif
+}
 
 static void tls_errstr(int err, char *buf, size_t len)
 {
@@ -86,7 +112,11 @@ static void tls_errstr(int err, char *buf, size_t len)
 /* Loaders return WOLFSSL_FAILURE without detail; the error queue may say more. */
 static void tls_load_reason(int ret, char *buf, size_t len)
 {
+#if defined(OPENSSL_EXTRA) || defined(HAVE_WEBSERVER)
     unsigned long e = ret == WOLFSSL_FAILURE ? wolfSSL_ERR_get_error() : (unsigned long)ret;
+#else
+    unsigned long e = ret == WOLFSSL_FAILURE ? 0 : (unsigned long)ret;
+#endif
 
     if (e == 0)
         snprintf(buf, len, "no usable PEM data");
@@ -141,32 +171,6 @@ static int tls_send_cb(WOLFSSL *ssl, char *buf, int sz, void *arg)
     return sz;
 }
 
-/*
- * Called by wolfSSL while it parses the ClientHello, before the suite, key share and
- * certificate are chosen, so switching the session's WOLFSSL_CTX switches the certificate.
- * An unknown name keeps the default host: XMPP clients check the certificate against the
- * domain they asked for and report the mismatch themselves.
- */
-static int tls_sni_cb(WOLFSSL *ssl, int *alert, void *arg)
-{
-    cv_tls_ctx_t *ctx = arg;
-    const char *name = wolfSSL_get_servername(ssl, WOLFSSL_SNI_HOST_NAME);
-    size_t i;
-
-    if (name == NULL || name[0] == '\0')
-        return 0;
-    for (i = 1; i < ctx->nhosts; i++) {
-        if (strcasecmp(name, ctx->hosts[i].name) != 0)
-            continue;
-        if (wolfSSL_set_SSL_CTX(ssl, ctx->hosts[i].wctx) != ctx->hosts[i].wctx) {
-            *alert = 80; /* internal_error */
-            return 2;    /* fatal_return: abort the handshake with the alert */
-        }
-        return 0;
-    }
-    return 0;
-}
-
 int cv_tls_ctx_create(cv_tls_ctx_t **out)
 {
     cv_tls_ctx_t *ctx;
@@ -186,7 +190,7 @@ int cv_tls_ctx_create(cv_tls_ctx_t **out)
 }
 
 /* Applies the protocol policy shared by every host's WOLFSSL_CTX. */
-static int tls_wctx_configure(WOLFSSL_CTX *w, cv_tls_ctx_t *ctx)
+static int tls_wctx_configure(WOLFSSL_CTX *w)
 {
     if (wolfSSL_CTX_SetMinVersion(w, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) {
         cv_error("tls: cannot set TLS 1.2 as minimum version");
@@ -205,11 +209,6 @@ static int tls_wctx_configure(WOLFSSL_CTX *w, cv_tls_ctx_t *ctx)
     wolfSSL_CTX_set_verify(w, WOLFSSL_VERIFY_NONE, NULL);
     wolfSSL_CTX_SetIORecv(w, tls_recv_cb);
     wolfSSL_CTX_SetIOSend(w, tls_send_cb);
-    wolfSSL_CTX_set_servername_callback(w, tls_sni_cb);
-    if (wolfSSL_CTX_set_servername_arg(w, ctx) != WOLFSSL_SUCCESS) {
-        cv_error("tls: cannot set the SNI callback argument");
-        return CV_ETLS;
-    }
     /*
      * Session tickets need no call on the server side: wolfSSL's built-in ticket key
      * (random per WOLFSSL_CTX, rotated by wolfSSL under its own lock) encrypts them, and a
@@ -235,18 +234,18 @@ static long tls_slurp(const char *path, char *buf, size_t cap)
 /*
  * wolfSSL 5.5.4's wolfSSL_CTX_check_private_key() accepts an EC key that does not belong
  * to the certificate, which would surface only as every handshake failing. For EC keys the
- * public point is recomputed from the private scalar and compared with the certificate's.
+ * public point is recomputed from the private scalar and compared with the certificate's
+ * (pub: the certificate's public key, as SubjectPublicKeyInfo or as a bare point).
  * Other key types are left to wolfSSL's check.
  */
-static int tls_ec_key_check(WOLFSSL_X509 *x, const char *cert_path, const char *key_path)
+static int tls_ec_key_check(const byte *pub_der, word32 pub_len, const char *cert_path,
+                            const char *key_path)
 {
     static const size_t pem_cap = 16384;
     char *pem = malloc(pem_cap);
     unsigned char *der = malloc(pem_cap);
-    unsigned char spki[512];
     unsigned char a[160], b[160];
     word32 alen = sizeof(a), blen = sizeof(b), idx = 0;
-    int spki_len = sizeof(spki);
     ecc_key priv, pub;
     int priv_inited = 0, pub_inited = 0;
     long pem_len;
@@ -270,13 +269,12 @@ static int tls_ec_key_check(WOLFSSL_X509 *x, const char *cert_path, const char *
     if (wc_EccPrivateKeyDecode(der, &idx, &priv, (word32)der_len) != 0)
         goto out; /* not an EC key */
     rc = CV_ETLS;
-    if (wolfSSL_X509_get_pubkey_buffer(x, spki, &spki_len) != WOLFSSL_SUCCESS ||
-        wc_ecc_init(&pub) != 0)
+    if (wc_ecc_init(&pub) != 0)
         goto mismatch;
     pub_inited = 1;
     idx = 0;
-    if (wc_EccPublicKeyDecode(spki, &idx, &pub, (word32)spki_len) != 0 &&
-        wc_ecc_import_x963(spki, (word32)spki_len, &pub) != 0)
+    if (wc_EccPublicKeyDecode(pub_der, &idx, &pub, pub_len) != 0 &&
+        wc_ecc_import_x963(pub_der, pub_len, &pub) != 0)
         goto mismatch;
     if (wc_ecc_make_pub(&priv, NULL) != 0 || wc_ecc_export_x963(&priv, a, &alen) != 0 ||
         wc_ecc_export_x963(&pub, b, &blen) != 0)
@@ -301,30 +299,48 @@ out:
     return rc;
 }
 
-/* RFC 5929 §4.1: the hash of the signature algorithm, with MD5 and SHA-1 mapped to SHA-256. */
+/*
+ * Parses the first certificate of the chain file with wolfCrypt's certificate decoder
+ * (wolfSSL's X509 objects belong to its OpenSSL compatibility layer, which the bundled
+ * build leaves out), checks the key against it, and computes tls-server-end-point.
+ * RFC 5929 §4.1: the hash of the signature algorithm, with MD5 and SHA-1 mapped to SHA-256.
+ */
 static int tls_cert_check(const char *path, const char *key_path, cv_tls_host_t *h)
 {
-    WOLFSSL_X509 *x;
-    const unsigned char *der;
-    int der_len = 0;
-    int rc = CV_ETLS;
+    static const size_t pem_cap = 256 * 1024;
+    char *pem = malloc(pem_cap);
+    unsigned char *der = malloc(pem_cap); /* DER is shorter than its PEM */
+    DecodedCert *dc = calloc(1, sizeof(*dc));
+    int dc_inited = 0;
+    long pem_len;
+    int der_len = -1;
+    int rc = CV_ENOMEM;
 
     h->endpoint_len = 0;
-    x = wolfSSL_X509_load_certificate_file(path, WOLFSSL_FILETYPE_PEM);
-    if (x == NULL) {
-        cv_warn("tls: %s: cannot parse the first certificate", path);
-        return CV_ETLS;
-    }
-    rc = tls_ec_key_check(x, path, key_path);
-    if (rc < 0)
+    if (pem == NULL || der == NULL || dc == NULL)
         goto out;
     rc = CV_ETLS;
-    der = wolfSSL_X509_get_der(x, &der_len);
-    if (der == NULL || der_len <= 0) {
-        cv_warn("tls: %s: cannot encode the certificate", path);
+    pem_len = tls_slurp(path, pem, pem_cap);
+    if (pem_len > 0)
+        der_len =
+            wc_CertPemToDer((const unsigned char *)pem, (int)pem_len, der, (int)pem_cap, CERT_TYPE);
+    if (der_len <= 0) {
+        cv_warn("tls: %s: cannot parse the first certificate", path);
         goto out;
     }
-    switch (wolfSSL_X509_get_signature_type(x)) {
+    wc_InitDecodedCert(dc, der, (word32)der_len, NULL);
+    dc_inited = 1;
+    if (wc_ParseCert(dc, CERT_TYPE, NO_VERIFY, NULL) != 0) {
+        cv_warn("tls: %s: cannot parse the first certificate", path);
+        goto out;
+    }
+    if (dc->keyOID == ECDSAk) {
+        rc = tls_ec_key_check(dc->publicKey, dc->pubKeySize, path, key_path);
+        if (rc < 0)
+            goto out;
+        rc = CV_ETLS;
+    }
+    switch (dc->signatureOID) {
     case CTC_MD5wRSA:
     case CTC_SHAwRSA:
     case CTC_SHAwECDSA:
@@ -353,7 +369,11 @@ static int tls_cert_check(const char *path, const char *key_path, cv_tls_host_t 
     }
     rc = 0;
 out:
-    wolfSSL_X509_free(x);
+    if (dc_inited)
+        wc_FreeDecodedCert(dc);
+    free(dc);
+    free(der);
+    free(pem);
     return rc;
 }
 
@@ -396,7 +416,7 @@ int cv_tls_ctx_add_host(cv_tls_ctx_t *ctx, const char *host, const char *cert_pe
     h.wctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
     if (h.wctx == NULL)
         goto out;
-    rc = tls_wctx_configure(h.wctx, ctx);
+    rc = tls_wctx_configure(h.wctx);
     if (rc < 0)
         goto out;
     rc = CV_ETLS;
@@ -429,7 +449,7 @@ int cv_tls_ctx_add_host(cv_tls_ctx_t *ctx, const char *host, const char *cert_pe
     h.wctx = NULL;
     rc = 0;
 out:
-    wolfSSL_ERR_clear_error();
+    tls_err_clear();
     if (h.wctx != NULL)
         wolfSSL_CTX_free(h.wctx);
     free(h.name);
@@ -454,7 +474,9 @@ void cv_tls_ctx_free(cv_tls_ctx_t *ctx)
 
 void cv_tls_thread_cleanup(void)
 {
+#ifdef FP_ECC
     wc_ecc_fp_free();
+#endif
 }
 
 int cv_tls_conn_create(cv_tls_conn_t **out, cv_tls_ctx_t *ctx)
@@ -473,9 +495,71 @@ int cv_tls_conn_create(cv_tls_conn_t **out, cv_tls_ctx_t *ctx)
         free(c);
         return CV_ENOMEM;
     }
+    wolfSSL_KeepArrays(c->ssl);
     wolfSSL_SetIOReadCtx(c->ssl, c);
     wolfSSL_SetIOWriteCtx(c->ssl, c);
+    c->host_chosen = ctx->nhosts == 1;
     *out = c;
+    return 0;
+}
+
+/*
+ * With several hosts, a session must use the context of the host the client names (SNI):
+ * the certificate, its key and so the cipher suites come from it. wolfSSL 5.5.4 calls back
+ * during ClientHello parsing only in its OpenSSL compatibility layer, which the bundled
+ * build leaves out, so the first record is held back (in in_copy, untouched by wolfSSL)
+ * until it is whole, wolfSSL's own SNI parser reads the name from it, and the session is
+ * made anew from the right context before wolfSSL sees any byte. Anything that is not a
+ * whole handshake record of legal size (a ClientHello split over records, noise) keeps
+ * the default host and is left to wolfSSL to judge. An unknown name also keeps the default
+ * host: XMPP clients check the certificate against the domain they asked for and report
+ * the mismatch themselves. Returns 0 (host_chosen tells whether more bytes are needed)
+ * or CV_ENOMEM.
+ */
+static int tls_choose_host(cv_tls_conn_t *c)
+{
+    const uint8_t *p = (const uint8_t *)c->in_copy.data;
+    size_t n = c->in_copy.len;
+    size_t rec;
+    unsigned char name[256];
+    unsigned int name_len = sizeof(name) - 1;
+    WOLFSSL *ssl;
+    size_t i;
+
+    if (n == 0)
+        return 0;
+    if (p[0] != TLS_HANDSHAKE)
+        goto keep;
+    if (n < TLS_RECORD_HDR)
+        return 0;
+    rec = (size_t)p[3] << 8 | p[4];
+    if (p[1] != 3 || rec > TLS_RECORD_MAX)
+        goto keep;
+    if (n < TLS_RECORD_HDR + rec)
+        return 0;
+    if (wolfSSL_SNI_GetFromBuffer(p, (unsigned int)(TLS_RECORD_HDR + rec), WOLFSSL_SNI_HOST_NAME,
+                                  name, &name_len) != WOLFSSL_SUCCESS)
+        goto keep;
+    name[name_len] = '\0';
+    for (i = 1; i < c->ctx->nhosts; i++) {
+        if (strlen(c->ctx->hosts[i].name) != name_len ||
+            strcasecmp((const char *)name, c->ctx->hosts[i].name) != 0)
+            continue;
+        ssl = wolfSSL_new(c->ctx->hosts[i].wctx);
+        if (ssl == NULL) {
+            c->state = CV_ENOMEM;
+            return c->state;
+        }
+        wolfSSL_KeepArrays(ssl);
+        wolfSSL_SetIOReadCtx(ssl, c);
+        wolfSSL_SetIOWriteCtx(ssl, c);
+        wolfSSL_free(c->ssl);
+        c->ssl = ssl;
+        break;
+    }
+keep:
+    tls_err_clear();
+    c->host_chosen = 1;
     return 0;
 }
 
@@ -497,17 +581,18 @@ static int tls_fail(cv_tls_conn_t *c, const char *during, int err)
     c->in_off = 0;
     c->in_ptr = NULL;
     c->in_len = 0;
-    wolfSSL_ERR_clear_error();
+    tls_err_clear();
     return c->state;
 }
 
 /*
- * wolfSSL 5.5.4 keeps the handshake arrays (about 5.5 KB: secrets, randoms, a 2 KB
- * pre-master buffer) after a TLS 1.3 handshake, because this build allows post-handshake
- * authentication and further tickets; a session of ours does neither. Their only later
- * reader is the keying-material exporter, so the tls-exporter binding (fixed label and
- * no context, hence fixed for the session) is derived here and kept instead. TLS 1.2
- * sessions have already lost their arrays at this point; the call is then a no-op.
+ * The handshake arrays (about 5.5 KB: secrets, randoms, a 2 KB pre-master buffer) are kept
+ * to the end of the handshake (wolfSSL_KeepArrays() at session creation) because the
+ * keying-material exporter reads them and refuses without them; Debian's build would keep
+ * them for the whole session anyway (post-handshake authentication, further tickets),
+ * which a session of ours never uses. The tls-exporter binding (fixed label and no
+ * context, hence fixed for the session) is derived here and kept instead, and the arrays
+ * are freed.
  */
 static void tls_handshake_release(cv_tls_conn_t *c)
 {
@@ -517,11 +602,12 @@ static void tls_handshake_release(cv_tls_conn_t *c)
                                            0, 0) == WOLFSSL_SUCCESS)
             c->exporter_ok = 1;
         else
-            wolfSSL_ERR_clear_error();
+            tls_err_clear();
     }
     wolfSSL_FreeArrays(c->ssl);
 }
 
+#if defined(NO_SESSION_CACHE_REF) && defined(SESSION_CERTS)
 static int tls_page_is_zero(const unsigned char *p, size_t len)
 {
     const uint64_t *w = (const uint64_t *)(const void *)p;
@@ -562,7 +648,8 @@ static void tls_drop_zero_pages(void *p, size_t len)
 }
 
 /*
- * Every WOLFSSL of this build carries a 37.5 KB WOLFSSL_SESSION, almost all of it
+ * Debian's build only (the bundled one has no SESSION_CERTS, and its session object is
+ * about 1 KB): every WOLFSSL carries a 37.5 KB WOLFSSL_SESSION, almost all of it
  * (SESSION_CERTS) room for a peer certificate chain that a server asking for no client
  * certificate never fills; wolfSSL zeroes it when the session is created, so it is
  * resident. Only its first and last pages hold data. The object is a plain malloc block
@@ -572,7 +659,6 @@ static void tls_drop_zero_pages(void *p, size_t len)
  */
 static void tls_session_page_out(cv_tls_conn_t *c)
 {
-#ifdef NO_SESSION_CACHE_REF
     wolfSSL_Malloc_cb mf = NULL;
     wolfSSL_Free_cb ff = NULL;
     wolfSSL_Realloc_cb rf = NULL;
@@ -584,10 +670,13 @@ static void tls_session_page_out(cv_tls_conn_t *c)
     s = wolfSSL_get_session(c->ssl);
     if (s != NULL)
         tls_drop_zero_pages(s, malloc_usable_size(s));
-#else
-    c->session_paged = 1;
-#endif
 }
+#else
+static void tls_session_page_out(cv_tls_conn_t *c)
+{
+    c->session_paged = 1;
+}
+#endif
 
 /* Runs the handshake, then decrypts into c->plain, until wolfSSL wants more input. */
 static int tls_pump(cv_tls_conn_t *c)
@@ -598,6 +687,8 @@ static int tls_pump(cv_tls_conn_t *c)
 
     if (c->state != 0)
         return c->state;
+    if (!c->host_chosen)
+        return 0; /* the ClientHello is still incomplete: nothing for wolfSSL yet */
     if (!c->hs_done) {
         ret = wolfSSL_accept(c->ssl);
         if (ret != WOLFSSL_SUCCESS) {
@@ -633,7 +724,7 @@ static int tls_pump(cv_tls_conn_t *c)
             c->in_len = 0;
             cv_buf_free(&c->in_copy);
             c->in_off = 0;
-            wolfSSL_ERR_clear_error();
+            tls_err_clear();
             return c->state;
         }
         return tls_fail(c, "read", err);
@@ -648,7 +739,7 @@ int cv_tls_conn_feed(cv_tls_conn_t *c, const uint8_t *data, size_t len)
         return c->state;
     if (c->state == CV_ECLOSED || len == 0)
         return 0;
-    if (c->in_off < c->in_copy.len) {
+    if (!c->host_chosen || c->in_off < c->in_copy.len) {
         /* Older bytes are still queued: keep the order by queueing these behind them. */
         if (cv_buf_append(&c->in_copy, data, len) < 0) {
             c->state = CV_ENOMEM;
@@ -657,6 +748,11 @@ int cv_tls_conn_feed(cv_tls_conn_t *c, const uint8_t *data, size_t len)
     } else {
         c->in_ptr = data;
         c->in_len = len;
+    }
+    if (!c->host_chosen) {
+        rc = tls_choose_host(c);
+        if (rc < 0 || !c->host_chosen)
+            return rc;
     }
     rc = tls_pump(c);
     if (c->in_len > 0) {
@@ -805,9 +901,15 @@ int cv_tls_conn_channel_binding(cv_tls_conn_t *c, const char *type, uint8_t *out
 
 const char *cv_tls_conn_sni(const cv_tls_conn_t *c)
 {
-    const char *name = wolfSSL_get_servername(c->ssl, WOLFSSL_SNI_HOST_NAME);
+    void *name = NULL;
 
-    return (name != NULL && name[0] != '\0') ? name : NULL;
+    /*
+     * wolfSSL keeps the name the client sent (WOLFSSL_ALWAYS_KEEP_SNI, in both builds) as a
+     * NUL-terminated string; the length returned excludes the NUL.
+     */
+    if (wolfSSL_SNI_GetRequest(c->ssl, WOLFSSL_SNI_HOST_NAME, &name) == 0 || name == NULL)
+        return NULL;
+    return ((const char *)name)[0] != '\0' ? name : NULL;
 }
 
 const char *cv_tls_conn_version(const cv_tls_conn_t *c)

@@ -45,11 +45,9 @@ int cv_tls_ctx_create(cv_tls_ctx_t **out);
 
 /*
  * Adds a host with its certificate chain and private key, both PEM file paths. The first
- * host added is the default, served to clients that send no SNI or an unknown name; SNI
- * naming another host (ASCII case-insensitive) switches the session to that host's
- * certificate during the ClientHello. All hosts should use the same key type (the
- * self-signed ones are EC P-256), since the cipher suites of a session are fixed before
- * SNI is seen.
+ * host added is the default, served to clients that send no SNI or an unknown name; a
+ * session whose ClientHello names another host (ASCII case-insensitive) is served entirely
+ * by that host's context: certificate, key and the cipher suites they allow.
  * Thread: main, at start-up, before any cv_tls_conn_create(). Copies host.
  * Returns 0, CV_EEXIST (host already added), CV_EINVAL, CV_ENOMEM, or CV_ETLS with the
  * reason and the file name logged at warning level.
@@ -61,9 +59,10 @@ int cv_tls_ctx_add_host(cv_tls_ctx_t *ctx, const char *host, const char *cert_pe
 void cv_tls_ctx_free(cv_tls_ctx_t *ctx);
 
 /*
- * Frees the calling thread's wolfSSL ECC fixed-point cache (this wolfSSL build keeps one
- * per thread, several MB once warm, see docs/tls.md); without this call it leaks when the
- * thread exits. Thread: each thread that ran handshakes, as its last TLS call.
+ * Frees the calling thread's wolfSSL ECC fixed-point cache (Debian's wolfSSL build keeps
+ * one per thread, several MB once warm, see docs/tls.md; the bundled build has none and
+ * this does nothing); without this call it leaks when the thread exits. Thread: each
+ * thread that ran handshakes, as its last TLS call.
  */
 void cv_tls_thread_cleanup(void);
 
