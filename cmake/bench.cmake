@@ -2,7 +2,7 @@
 add_library(cv_bench STATIC bench/hist.c bench/opts.c bench/report.c bench/scram_client.c
             bench/client.c bench/loop.c bench/scen.c)
 target_include_directories(cv_bench PUBLIC ${CMAKE_SOURCE_DIR}/bench)
-target_link_libraries(cv_bench PUBLIC cv_xml cv_base64 cv_core PkgConfig::WOLFSSL
+target_link_libraries(cv_bench PUBLIC cv_xml cv_base64 cv_core cv_wolfssl
                       PkgConfig::URING Threads::Threads m)
 
 if(NOT CORVID_FUZZ)

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 if [ ! -f build/CMakeCache.txt ]; then
-    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCORVID_WOLFSSL="${CORVID_WOLFSSL:-bundled}" \
+        >/dev/null
 fi
 cmake --build build -j"$(nproc)" --target corvid corvidctl >/dev/null
 exec build/corvid -c conf/corvid.yml "$@"

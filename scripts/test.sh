@@ -9,9 +9,12 @@
 #   6. a smoke run of every benchmark scenario (bench/smoke; no timing asserted)
 #   7. formatting check (clang-format)
 # Ends with one line "N passed, N failed" over all of it; exits non-zero on any failure.
+# Every build links the bundled wolfSSL, built once by scripts/deps.sh (scripts/wolfssl.sh)
+# and shared; CORVID_WOLFSSL=system scripts/test.sh tests against Debian's libwolfssl-dev.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test || exit 1
+wolfssl=${CORVID_WOLFSSL:-bundled}
 
 jobs=$(nproc)
 fuzz_seconds=${FUZZ_SECONDS:-15}
@@ -43,7 +46,8 @@ count_plain() { # $1: name, $2: log whose last "N passed, N failed" line counts
 }
 build() { # $1: dir, rest: cmake args
     local dir=$1; shift
-    cmake -S . -B "$dir" -DCORVID_WERROR=ON "$@" >"$dir.configure.log" 2>&1 &&
+    cmake -S . -B "$dir" -DCORVID_WERROR=ON -DCORVID_WOLFSSL="$wolfssl" "$@" \
+        >"$dir.configure.log" 2>&1 &&
         cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1
 }
 mkdir -p build-test-logs
