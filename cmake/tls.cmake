@@ -40,3 +40,4 @@ add_library(cv_tls STATIC net/tls.c net/certgen.c)
 target_link_libraries(cv_tls PUBLIC cv_core cv_wolfssl)
 
 cv_unit_test(test_tls_conn SOURCES tests/unit/test_tls.c LIBS cv_tls)
+cv_fuzz_target(fuzz_tls tests/fuzz/fuzz_tls.c cv_tls)
