@@ -124,6 +124,7 @@ int cv_net_conn_write(cv_conn_t *c, const void *data, size_t len)
     if (c->out.len + len > limit)
         return CV_ELIMIT;
     if (c->tls) {
+        c->trimmed = 0;
         rc = cv_tls_conn_write(c->tls, data, len);
         if (rc == 0)
             rc = conn_take_cipher(c);
@@ -171,6 +172,7 @@ void cv__net_conn_input(cv_conn_t *c, const char *data, size_t len)
     if (c->closing)
         return;
     c->active = 1;
+    c->trimmed = 0;
     if (!c->tls) {
         if (ops->on_data(c, data, len) < 0 && !c->closing)
             cv_net_conn_close(c);

@@ -58,6 +58,7 @@ struct cv_conn_s {
     uint8_t need_recv;     /* recv must be re-armed (buffers ran out) */
     uint8_t family;        /* AF_INET or AF_INET6 */
     uint8_t active;        /* input arrived since the last tick (idle ones get trimmed) */
+    uint8_t trimmed;       /* TLS buffers given back; cleared by the next read or write */
     uint8_t addr[16];      /* peer address, for logs and throttling */
     cv_tls_conn_t *tls;
     cv_buf_t out;         /* bytes queued for the next send (wire bytes: TLS already applied) */

@@ -303,9 +303,13 @@ static void on_tick(cv_worker_t *w)
     const cv_net_ops_t *ops = &w->net->opts.ops;
     uint64_t now = cv_clock_ms();
     for (cv_conn_t *c = w->conns; c; c = c->next) {
-        /* A TLS session quiet for a whole tick gives back its record buffers. */
-        if (c->tls && !c->active && !c->send_inflight && c->out.len == 0)
+        /* A TLS session quiet for a whole tick gives back its record buffers, once: until
+           it reads or writes again there is nothing more to give back, and touching every
+           idle session each second would cost more than it returns. */
+        if (c->tls && !c->active && !c->trimmed && !c->send_inflight && c->out.len == 0) {
             (void)cv_tls_conn_trim(c->tls);
+            c->trimmed = 1;
+        }
         c->active = 0;
         if (c->deadline_ms && now >= c->deadline_ms && !c->closing) {
             c->deadline_ms = 0;
