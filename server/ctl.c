@@ -70,14 +70,18 @@ static int parse_account(const cv_config_t *cfg, const char *arg, cv_jid_t *jid)
     return 0;
 }
 
-static int set_password(const cv_config_t *cfg, cv_store_t *st, const cv_jid_t *jid,
-                        const char *given, int create)
+/*
+ * The SCRAM credential for a password given on the command line, or read from stdin when
+ * given is NULL, checked against registration.min_password_length, encoded into *blob.
+ * The plaintext never outlives the call.
+ */
+static int credential_from_password(const cv_config_t *cfg, const char *given, cv_buf_t *blob)
 {
     char password[1024];
     cv_scram_cred_t cred;
-    cv_buf_t blob = CV_BUF_INIT;
     int rc = 0;
 
+    memset(&cred, 0, sizeof cred);
     if (given)
         snprintf(password, sizeof password, "%s", given);
     else
@@ -95,7 +99,26 @@ static int set_password(const cv_config_t *cfg, cv_store_t *st, const cv_jid_t *
     }
     rc = cv_scram_cred_derive(&cred, password, cfg->scram_iterations, NULL, 0);
     if (rc == 0)
-        rc = cv_scram_cred_encode(&cred, &blob);
+        rc = cv_scram_cred_encode(&cred, blob);
+out:
+    memset(password, 0, sizeof password);
+    memset(&cred, 0, sizeof cred);
+    return rc;
+}
+
+static void blob_wipe(cv_buf_t *blob)
+{
+    if (blob->data)
+        memset(blob->data, 0, blob->len);
+    cv_buf_free(blob);
+}
+
+static int set_password(const cv_config_t *cfg, cv_store_t *st, const cv_jid_t *jid,
+                        const char *given, int create)
+{
+    cv_buf_t blob = CV_BUF_INIT;
+    int rc = credential_from_password(cfg, given, &blob);
+
     if (rc < 0)
         goto out;
     rc = create ? cv_store_account_create(st, jid->domain, jid->local, blob.data, blob.len)
@@ -107,11 +130,7 @@ static int set_password(const cv_config_t *cfg, cv_store_t *st, const cv_jid_t *
     else if (rc < 0)
         fprintf(stderr, "store error: %s\n", cv_strerror(rc));
 out:
-    memset(password, 0, sizeof password);
-    memset(&cred, 0, sizeof cred);
-    if (blob.data)
-        memset(blob.data, 0, blob.len);
-    cv_buf_free(&blob);
+    blob_wipe(&blob);
     return rc;
 }
 
@@ -124,15 +143,12 @@ out:
 static int add_bulk(const cv_config_t *cfg, cv_store_t *st, int argc, char **argv)
 {
     const char *prefix = argv[1];
-    char password[1024], host[CV_JID_PART_MAX + 1], user[CV_JID_PART_MAX + 1];
+    char host[CV_JID_PART_MAX + 1], user[CV_JID_PART_MAX + 1];
     unsigned long first, count, created = 0, kept = 0;
-    cv_scram_cred_t cred;
     cv_buf_t blob = CV_BUF_INIT;
     char *end1, *end2;
     int rc = 0;
 
-    memset(&cred, 0, sizeof cred);
-    password[0] = '\0';
     first = strtoul(argv[2], &end1, 10);
     count = strtoul(argv[3], &end2, 10);
     if (*argv[2] == '\0' || *end1 || *argv[3] == '\0' || *end2 || count == 0 ||
@@ -146,19 +162,7 @@ static int add_bulk(const cv_config_t *cfg, cv_store_t *st, int argc, char **arg
         rc = CV_ENOTFOUND;
         goto out;
     }
-    if (argc == 6)
-        snprintf(password, sizeof password, "%s", argv[5]);
-    else
-        rc = read_password(password, sizeof password);
-    if (rc < 0 || strlen(password) < cfg->min_password_length || password[0] == '\0') {
-        fprintf(stderr, "password missing or shorter than registration.min_password_length (%u)\n",
-                cfg->min_password_length);
-        rc = CV_EINVAL;
-        goto out;
-    }
-    rc = cv_scram_cred_derive(&cred, password, cfg->scram_iterations, NULL, 0);
-    if (rc == 0)
-        rc = cv_scram_cred_encode(&cred, &blob);
+    rc = credential_from_password(cfg, argc == 6 ? argv[5] : NULL, &blob);
     if (rc < 0)
         goto out;
     for (unsigned long i = first; i < first + count; i++) {
@@ -187,11 +191,7 @@ static int add_bulk(const cv_config_t *cfg, cv_store_t *st, int argc, char **arg
     }
     printf("%lu accounts created, %lu existed already\n", created, kept);
 out:
-    memset(password, 0, sizeof password);
-    memset(&cred, 0, sizeof cred);
-    if (blob.data)
-        memset(blob.data, 0, blob.len);
-    cv_buf_free(&blob);
+    blob_wipe(&blob);
     return rc;
 }
 

@@ -217,3 +217,26 @@ async def test_whitespace_between_elements_and_restart(ctx):
     await r.ping()
     await r.send(' ')
     await r.ping()
+
+
+async def test_bulk_accounts_log_in(ctx):
+    """corvidctl adduser-bulk makes load-test accounts that log in with SCRAM and PLAIN;
+    running it again keeps them; a wrong password still fails."""
+    srv = await ctx.server(users=USERS)
+    rc, out = srv.ctl('adduser-bulk', 'load', '7', '3', HOST, 'shared-secret')
+    check(rc == 0 and '3 accounts created, 0 existed already' in out,
+          'adduser-bulk: rc %d, %r' % (rc, out))
+    rc, out = srv.ctl('adduser-bulk', 'load', '8', '3', HOST, 'shared-secret')
+    check(rc == 0 and '1 accounts created, 2 existed already' in out,
+          'adduser-bulk again: rc %d, %r' % (rc, out))
+    rc, out = srv.ctl('adduser-bulk', 'load', 'x', '3', HOST, 'shared-secret')
+    check(rc != 0 and 'FIRST and COUNT' in out, 'bad FIRST: rc %d, %r' % (rc, out))
+    rc, out = srv.ctl('adduser-bulk', 'load', '1', '3', 'nowhere.example', 'shared-secret')
+    check(rc != 0 and 'not served' in out, 'unknown host: rc %d, %r' % (rc, out))
+    for user, mech in (('load7', 'SCRAM-SHA-256'), ('load10', 'SCRAM-SHA-1'), ('load9', 'PLAIN')):
+        c = await login(ctx, srv.starttls_port, '%s@%s/bulk' % (user, HOST), 'shared-secret',
+                        mech=mech)
+        await c.ping_server()
+    f = await login_fails(ctx, srv.starttls_port, 'load8@' + HOST, 'not-the-secret',
+                          mech='SCRAM-SHA-256')
+    check(f[:1] == ['not-authorized'], 'wrong password for a bulk account: %s' % f)
