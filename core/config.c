@@ -112,6 +112,7 @@ static const cv_config_field_t cv_config_top_fields[] = {
     {"storage", CF_SECTION, 0, 0, 0, cv_config_storage_fields, 0},
     {"workers", CF_UINT, CFG(workers), 0, 1024, NULL, 0},
     {"batch_wait_us", CF_UINT, CFG(batch_wait_us), 0, 10000, NULL, 0},
+    {"direct_descriptors", CF_TRI, CFG(direct_descriptors), 0, 0, NULL, 0},
     {"limits", CF_SECTION, 0, 0, 0, cv_config_limits_fields, 0},
     {"auth", CF_SECTION, 0, 0, 0, cv_config_auth_fields, 0},
     {"registration", CF_SECTION, 0, 0, 0, cv_config_registration_fields, 0},
@@ -830,6 +831,7 @@ static void config_defaults(cv_config_t *c)
     c->lmdb_map_size = GiB;
     c->workers = 0;
     c->batch_wait_us = 200;
+    c->direct_descriptors = -1;
     c->max_stanza_size = 256 * KiB;
     c->max_depth = 32;
     c->max_attributes = 64;

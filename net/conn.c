@@ -201,9 +201,9 @@ void cv__net_conn_input(cv_conn_t *c, const char *data, size_t len)
 static void conn_submit_send(cv_conn_t *c)
 {
     struct io_uring_sqe *sqe = cv__net_sqe(c->w);
-    io_uring_prep_send(sqe, (int)c->slot, c->sending.data + c->sent, c->sending.len - c->sent,
+    io_uring_prep_send(sqe, c->fd, c->sending.data + c->sent, c->sending.len - c->sent,
                        MSG_NOSIGNAL);
-    sqe->flags |= IOSQE_FIXED_FILE;
+    cv__net_sqe_file(sqe, c);
     io_uring_sqe_set_data64(sqe, cv__net_ud(c, CV_OP_SEND));
     c->send_inflight = 1;
     c->inflight++;
@@ -242,8 +242,8 @@ void cv__net_conn_shutdown_socket(cv_conn_t *c)
         return;
     c->shut = 1;
     sqe = cv__net_sqe(c->w);
-    io_uring_prep_shutdown(sqe, (int)c->slot, SHUT_RDWR);
-    sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_prep_shutdown(sqe, c->fd, SHUT_RDWR);
+    cv__net_sqe_file(sqe, c);
     io_uring_sqe_set_data64(sqe, cv__net_ud(c, CV_OP_SHUTDOWN));
     c->inflight++;
 }
@@ -299,21 +299,34 @@ static void conn_unlink(cv_conn_t *c)
     w->nconns--;
 }
 
+/* Closes c's socket: no operation references it any more. With direct descriptors,
+   emptying the slot drops the table's reference and the slot is free again; once the
+   ring is gone, its table went with it. */
+static void conn_release_socket(cv_conn_t *c)
+{
+    cv_worker_t *w = c->w;
+    int empty = -1, rc;
+
+    if (!w->direct) {
+        if (close(c->fd) < 0)
+            cv_debug("close: %s", strerror(errno));
+        return;
+    }
+    if (w->ring_ready) {
+        rc = io_uring_register_files_update(&w->ring, (unsigned)c->fd, &empty, 1);
+        if (rc < 0)
+            cv_warn("conn %s: releasing socket slot %d: %s", cv_net_conn_peer(c), c->fd,
+                    strerror(-rc));
+    }
+    w->free_slots[w->nfree++] = (unsigned)c->fd;
+}
+
 static void conn_free(cv_conn_t *c)
 {
     const cv_net_ops_t *ops = &c->w->net->opts.ops;
     ops->on_close(c);
     conn_unlink(c);
-    /* Emptying the slot drops the table's reference: the socket closes now, since no
-       operation holds one any more. Once the ring is gone, its table went with it. */
-    if (c->w->ring_ready) {
-        int empty = -1;
-        int rc = io_uring_register_files_update(&c->w->ring, c->slot, &empty, 1);
-        if (rc < 0)
-            cv_warn("conn %s: releasing socket slot %u: %s", cv_net_conn_peer(c), c->slot,
-                    strerror(-rc));
-    }
-    c->w->free_slots[c->w->nfree++] = c->slot;
+    conn_release_socket(c);
     if (c->tls)
         cv_tls_conn_free(c->tls);
     cv_buf_free(&c->out);

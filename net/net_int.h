@@ -44,10 +44,11 @@ struct cv_conn_s {
     alignas(8) cv_worker_t *w;
     const cv_conf_listener_t *listener;
     void *user;
-    /* The socket lives only in the ring's fixed-file table (a direct descriptor), never in
-       the process's descriptor table: RLIMIT_NOFILE then bounds each ring's table, not the
-       whole process, and every operation skips the descriptor lookup. */
-    unsigned slot;
+    /* With direct descriptors (worker->direct) the socket lives only in the ring's
+       fixed-file table and this is its slot: RLIMIT_NOFILE then bounds each ring's table,
+       not the whole process, and every operation skips the descriptor lookup. Otherwise
+       it is the socket's ordinary descriptor. */
+    int fd;
     uint16_t inflight;     /* SQEs in flight that reference this connection */
     uint8_t recv_armed;    /* a multishot recv is in flight */
     uint8_t send_inflight; /* a send of `sending` is in flight */
@@ -90,7 +91,8 @@ struct cv_worker_s {
     struct __kernel_timespec tick;
     cv_conn_t *conns; /* all live connections of this ring */
     size_t nconns;
-    size_t max_conns;     /* at most the size of the fixed-file table */
+    size_t max_conns;     /* with direct descriptors, at most the size of the table */
+    uint8_t direct;       /* connections are fixed-file slots (conn->fd is a slot) */
     unsigned *free_slots; /* stack of unused fixed-file table slots */
     unsigned nfree;
     cv_conn_t *dirty; /* connections with output to send or a close to finish */
@@ -111,6 +113,7 @@ struct cv_net_s {
     atomic_int stop;
     pthread_barrier_t started;
     unsigned batch_wait_us;
+    uint8_t direct; /* use direct descriptors (decided once, from config and kernel) */
 };
 
 #define CV_NET_BUF_SIZE 4096u
@@ -118,6 +121,14 @@ struct cv_net_s {
 #define CV_NET_BGID 0
 
 struct io_uring_sqe *cv__net_sqe(cv_worker_t *w);
+
+/* Marks an SQE prepared with c->fd as naming a fixed-file slot when c's worker uses
+   direct descriptors. */
+static inline void cv__net_sqe_file(struct io_uring_sqe *sqe, const cv_conn_t *c)
+{
+    if (c->w->direct)
+        sqe->flags |= IOSQE_FIXED_FILE;
+}
 void cv__net_conn_mark_dirty(cv_conn_t *c);
 /* Handles received wire bytes (decrypting when TLS is active). */
 void cv__net_conn_input(cv_conn_t *c, const char *data, size_t len);

@@ -8,12 +8,15 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <stdio.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "corvid/clock.h"
@@ -95,8 +98,9 @@ static void arm_accept(cv__listener_t *li)
 static void arm_recv(cv_conn_t *c)
 {
     struct io_uring_sqe *sqe = cv__net_sqe(c->w);
-    io_uring_prep_recv_multishot(sqe, (int)c->slot, NULL, 0, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT | IOSQE_FIXED_FILE;
+    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    cv__net_sqe_file(sqe, c);
     sqe->buf_group = CV_NET_BGID;
     io_uring_sqe_set_data64(sqe, cv__net_ud(c, CV_OP_RECV));
     c->recv_armed = 1;
@@ -158,19 +162,23 @@ static void on_accept(cv__listener_t *li, struct io_uring_cqe *cqe)
     c = calloc(1, sizeof *c);
     if (!c)
         goto drop;
-    /* nconns < max_conns <= table size, so a slot is free. The table takes its own
-       reference; the descriptor is closed below either way. */
-    CV_ASSERT(w->nfree > 0);
-    c->slot = w->free_slots[--w->nfree];
-    rc = io_uring_register_files_update(&w->ring, c->slot, &fd, 1);
-    if (rc < 0) {
-        cv_warn("accept on %s:%u: installing the socket: %s", li->conf->address, li->conf->port,
-                strerror(-rc));
-        w->free_slots[w->nfree++] = c->slot;
-        free(c);
-        goto drop;
+    c->fd = fd;
+    if (w->direct) {
+        /* nconns < max_conns <= table size, so a slot is free. The table takes its own
+           reference; the descriptor is closed at once. */
+        CV_ASSERT(w->nfree > 0);
+        unsigned slot = w->free_slots[--w->nfree];
+        rc = io_uring_register_files_update(&w->ring, slot, &fd, 1);
+        if (rc < 0) {
+            cv_warn("accept on %s:%u: installing the socket: %s", li->conf->address, li->conf->port,
+                    strerror(-rc));
+            w->free_slots[w->nfree++] = slot;
+            free(c);
+            goto drop;
+        }
+        close(fd);
+        c->fd = (int)slot;
     }
-    close(fd);
     c->w = w;
     c->listener = li->conf;
     c->family = (uint8_t)ss.ss_family;
@@ -382,10 +390,12 @@ static int ring_wait(cv_worker_t *w, unsigned last_turn)
 
     if (!w->batch_wait_us || last_turn < 2)
         return io_uring_submit_and_wait(&w->ring, 1);
-    /* What io_uring_submit does before it enters the kernel: publish the SQ tail. */
-    submit = sq->sqe_tail - sq->sqe_head;
+    /* What io_uring_submit does before it enters the kernel: publish the SQ tail, then
+       submit everything the kernel has not consumed yet (also what an earlier submit may
+       have left behind). */
     sq->sqe_head = sq->sqe_tail;
     io_uring_smp_store_release(sq->ktail, sq->sqe_tail);
+    submit = sq->sqe_tail - io_uring_smp_load_acquire(sq->khead);
     /* The kernel ends the batch wait early only with a general timeout set: without one
        an empty batch window would wake the ring every time it expires. The one-second
        tick is pending anyway, so a longer timeout changes nothing. */
@@ -393,10 +403,11 @@ static int ring_wait(cv_worker_t *w, unsigned last_turn)
     memset(&arg, 0, sizeof arg);
     arg.pad = w->batch_wait_us; /* min_wait_usec in kernels that know it */
     arg.ts = (uint64_t)(uintptr_t)&forever;
+    /* liburing's io_uring_enter2 returns -errno itself and leaves errno alone. */
     rc = io_uring_enter2(w->ring.ring_fd, submit, CV_NET_BATCH_MAX,
                          IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, (sigset_t *)&arg,
                          sizeof arg);
-    return rc < 0 ? -errno : rc;
+    return rc;
 }
 
 static void worker_loop(cv_worker_t *w)
@@ -422,8 +433,14 @@ static void worker_loop(cv_worker_t *w)
         int rc = busy ? io_uring_submit_and_get_events(&w->ring) : ring_wait(w, last_turn);
         if (!busy && ops->on_sleep)
             ops->on_sleep(w, 0, ops->arg);
-        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-            cv_error("worker %u: io_uring_submit_and_wait: %s", w->index, strerror(-rc));
+        /* EINTR: a signal (job control, a debugger); ETIME: the wait's own timeout;
+           EAGAIN/EBUSY: the kernel is short of memory or the CQ is full for a moment.
+           Anything else means the ring cannot go on: the whole server stops rather than
+           keep running with a worker that no longer serves its connections. */
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
+            cv_error("worker %u: waiting on the ring: %s; stopping the server", w->index,
+                     strerror(-rc));
+            (void)kill(getpid(), SIGTERM);
             break;
         }
         struct io_uring_cqe *cqe;
@@ -488,9 +505,12 @@ static int ring_setup(cv_worker_t *w)
     w->ring_ready = 1;
     if (p.features & IORING_FEAT_MIN_TIMEOUT)
         w->batch_wait_us = w->net->batch_wait_us;
-    rc = slots_setup(w);
-    if (rc < 0)
-        goto out;
+    w->direct = w->net->direct;
+    if (w->direct) {
+        rc = slots_setup(w);
+        if (rc < 0)
+            goto out;
+    }
     w->br = mmap(NULL, br_size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (w->br == MAP_FAILED) {
         w->br = NULL;
@@ -543,6 +563,21 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/*
+ * Before Linux 6.13 a file removed from a fixed-file table is released only after every
+ * request issued before the removal has completed, oldest first. A multishot recv of a
+ * connection that stays open for hours would then keep every socket closed after it open
+ * (in FIN_WAIT2, with its memory). From 6.13 on each file is released on its own.
+ */
+static uint8_t direct_descriptors_safe(void)
+{
+    struct utsname u;
+    unsigned major = 0, minor = 0;
+    if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+        return 0;
+    return major > 6 || (major == 6 && minor >= 13);
+}
+
 int cv_net_create(cv_net_t **out, const cv_net_opts_t *opts)
 {
     const cv_config_t *cfg = opts->config;
@@ -554,6 +589,10 @@ int cv_net_create(cv_net_t **out, const cv_net_opts_t *opts)
     net->opts = *opts;
     net->nworkers = cfg->workers ? cfg->workers : 1;
     net->batch_wait_us = cfg->batch_wait_us;
+    net->direct =
+        cfg->direct_descriptors < 0 ? direct_descriptors_safe() : (uint8_t)cfg->direct_descriptors;
+    cv_info("sockets: %s", net->direct ? "io_uring direct descriptors"
+                                       : "ordinary descriptors (direct_descriptors is off)");
     atomic_init(&net->stop, 0);
     for (size_t j = 0; j < cfg->nlisteners; j++) {
         int unused;

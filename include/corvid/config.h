@@ -55,6 +55,7 @@ typedef struct cv_config_s {
 
     unsigned workers;       /* resolved: never 0 */
     unsigned batch_wait_us; /* 0: a ring wakes on its first completion */
+    int direct_descriptors; /* -1 auto (kernel 6.13+), 0 off, 1 on */
 
     size_t max_stanza_size; /* >= 10000 (RFC 6120 §13.12) */
     unsigned max_depth;

@@ -80,11 +80,21 @@ def _open_descriptors(pid):
     return len(os.listdir('/proc/%d/fd' % pid))
 
 
+def _open_sockets(pid):
+    n = 0
+    for f in os.listdir('/proc/%d/fd' % pid):
+        try:
+            n += os.readlink('/proc/%d/fd/%s' % (pid, f)).startswith('socket:')
+        except OSError:
+            pass  # closed while we looked
+    return n
+
+
 async def test_connections_hold_no_process_descriptors(ctx):
     """Sockets live in each ring's fixed-file table, not in the process's descriptor table,
     so the open-file limit caps a worker, not the server. 300 open streams on one worker
     leave the descriptor count where it was, and each stream still gets its features."""
-    srv = await ctx.server(users=USERS, workers=1)
+    srv = await ctx.server(users=USERS, workers=1, sets={'direct_descriptors': 'true'})
     before = _open_descriptors(srv.proc.pid)
     raws = []
     for _ in range(300):
@@ -122,3 +132,45 @@ async def test_connection_limit_refuses_and_recovers(ctx):
     c = await login(ctx, srv.starttls_port, ALICE + '/after', USERS['alice'],
                     mech='SCRAM-SHA-256')
     await c.ping_server()
+
+
+async def test_ordinary_descriptors_still_work(ctx):
+    """With direct_descriptors off (what kernels before 6.13 get), each connection is an
+    ordinary descriptor: logins, routing, the connection limit and closing all work."""
+    srv = await ctx.server(users={'alice': 'wonderland1', 'bob': 'builder1234'}, workers=1,
+                           sets={'direct_descriptors': 'false', 'limits.max_connections': '4'})
+    await srv.wait_log('sockets: ordinary descriptors')
+    await srv.wait_log('serving ' + HOST)
+    before = _open_sockets(srv.proc.pid)
+    a = await login(ctx, srv.starttls_port, ALICE + '/one', 'wonderland1', mech='SCRAM-SHA-256')
+    b = await login(ctx, srv.tls_port, 'bob@' + HOST + '/two', 'builder1234', mech='PLAIN',
+                    direct_tls=True)
+    # Two listening sockets plus one per session (the harness's own probe connection may
+    # still be open in `before`, so the count is checked against the floor).
+    during = _open_sockets(srv.proc.pid)
+    check(during >= 4, 'two sessions on ordinary descriptors, but the server holds %d '
+          'sockets (%d before they logged in)' % (during, before))
+    got = asyncio.get_event_loop().create_future()
+    b.add_event_handler('message', lambda m: got.done() or got.set_result(m['body']))
+    a.send_message(mto='bob@' + HOST + '/two', mbody='over plain fds', mtype='chat')
+    body = await asyncio.wait_for(got, 5)
+    check(body == 'over plain fds', 'bob got %r' % body)
+    raws = []
+    for _ in range(2):
+        r = await raw_connect(ctx, srv.starttls_port)
+        await r.open()
+        raws.append(r)
+    extra = await raw_connect(ctx, srv.starttls_port)
+    await extra.send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                     "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>"
+                     % HOST)
+    seen = await extra.expect_closed(timeout=5)
+    check(seen == ['eof'], 'the 5th connection got %s before it was closed' % seen)
+    for r in raws:
+        r.close()
+    deadline = asyncio.get_event_loop().time() + 5
+    while _open_sockets(srv.proc.pid) > before + 2:
+        check(asyncio.get_event_loop().time() < deadline,
+              'sockets of closed streams not released: %d open, %d before two sessions'
+              % (_open_sockets(srv.proc.pid), before))
+        await asyncio.sleep(0.1)
