@@ -58,6 +58,7 @@ typedef struct cv_bench_thread_s {
     int started;
     struct io_uring ring;
     int ring_ready;
+    uint8_t direct; /* connections are fixed-file slots (see cv_bench_conn_t.fd) */
     struct io_uring_buf_ring *br;
     char *bufs;
     unsigned nbufs;

@@ -551,7 +551,7 @@ int cv_bench_conn_init(cv_bench_conn_t *c, const cv_bench_client_cfg_t *cfg,
     c->cache = cache;
     c->idx = idx;
     c->user = user;
-    c->slot = -1;
+    c->fd = -1;
     return cv_xml_stream_create(&c->xml, &lim, &cb);
 }
 

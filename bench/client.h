@@ -72,10 +72,11 @@ struct cv_bench_conn_s {
     uint32_t idx;  /* user index inside the run, 0-based */
     uint32_t user; /* account number: the name is <prefix><user> */
 
-    /* Socket state, managed by bench/loop.c. The socket lives only in the thread's
-       fixed-file table (slot = idx / threads), so the generator's connections are not
-       bounded by the process's open-file limit; -1 until it is installed. */
-    int slot;
+    /* Socket state, managed by bench/loop.c. With direct descriptors (kernel 6.13+) the
+       socket lives only in the thread's fixed-file table and fd is its slot
+       (idx / threads), so the generator's connections are not bounded by the process's
+       open-file limit; otherwise it is an ordinary descriptor. -1 until it exists. */
+    int fd;
     uint16_t inflight; /* SQEs in flight referencing this connection */
     uint8_t connect_inflight;
     uint8_t recv_armed;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <wolfssl/options.h>
@@ -54,6 +55,28 @@ static struct io_uring_sqe *get_sqe(cv_bench_thread_t *th)
     return sqe;
 }
 
+/* Marks an SQE prepared with c->fd as naming a fixed-file slot when c's thread uses
+   direct descriptors. */
+static void sqe_file(struct io_uring_sqe *sqe, const cv_bench_conn_t *c)
+{
+    if (((const cv_bench_thread_t *)c->thread)->direct)
+        sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+/*
+ * Direct descriptors only from Linux 6.13 on: before, a file removed from a fixed-file
+ * table is released only once every earlier request has completed, so a long-lived
+ * connection would keep every socket closed after it open.
+ */
+static uint8_t direct_descriptors_safe(void)
+{
+    struct utsname u;
+    unsigned major = 0, minor = 0;
+    if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+        return 0;
+    return major > 6 || (major == 6 && minor >= 13);
+}
+
 void cv__bench_mark_dirty(cv_bench_conn_t *c)
 {
     cv_bench_thread_t *th = c->thread;
@@ -82,8 +105,9 @@ static void arm_recv(cv_bench_conn_t *c)
 {
     cv_bench_thread_t *th = c->thread;
     struct io_uring_sqe *sqe = get_sqe(th);
-    io_uring_prep_recv_multishot(sqe, c->slot, NULL, 0, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT | IOSQE_FIXED_FILE;
+    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe_file(sqe, c);
     sqe->buf_group = BGID;
     io_uring_sqe_set_data64(sqe, ud(c, OP_RECV));
     c->recv_armed = 1;
@@ -129,16 +153,20 @@ int cv__bench_conn_open(cv_bench_thread_t *th, unsigned slot)
         rc = CV_EINVAL;
         goto out;
     }
-    /* The table takes its own reference; the descriptor is closed at once. */
-    rc = io_uring_register_files_update(&th->ring, slot, &fd, 1);
-    if (rc < 0)
-        goto out;
-    close(fd);
+    if (th->direct) {
+        /* The table takes its own reference; the descriptor is closed at once. */
+        rc = io_uring_register_files_update(&th->ring, slot, &fd, 1);
+        if (rc < 0)
+            goto out;
+        close(fd);
+        c->fd = (int)slot;
+    } else {
+        c->fd = fd;
+    }
     fd = -1;
-    c->slot = (int)slot;
     struct io_uring_sqe *sqe = get_sqe(th);
-    io_uring_prep_connect(sqe, c->slot, (struct sockaddr *)&c->dst, sizeof c->dst);
-    sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_prep_connect(sqe, c->fd, (struct sockaddr *)&c->dst, sizeof c->dst);
+    sqe_file(sqe, c);
     io_uring_sqe_set_data64(sqe, ud(c, OP_CONNECT));
     c->connect_inflight = 1;
     c->inflight++;
@@ -162,9 +190,12 @@ static void conn_free(cv_bench_conn_t *c)
     if (th->slots[slot] == c)
         th->slots[slot] = NULL;
     cv__bench_scen_freed(th, c);
-    if (c->slot >= 0 && th->ring_ready) {
-        int empty = -1; /* closes the socket: no operation references it any more */
-        (void)io_uring_register_files_update(&th->ring, (unsigned)c->slot, &empty, 1);
+    /* No operation references the socket any more: close it. */
+    if (c->fd >= 0 && !th->direct) {
+        close(c->fd);
+    } else if (c->fd >= 0 && th->ring_ready) {
+        int empty = -1;
+        (void)io_uring_register_files_update(&th->ring, (unsigned)c->fd, &empty, 1);
     }
     cv_bench_conn_cleanup(c);
     th->live--;
@@ -182,8 +213,8 @@ static void conn_settle(cv_bench_conn_t *c)
         if (c->connected) {
             /* A shutdown, not a close: the server gets our last bytes and a FIN. */
             struct io_uring_sqe *sqe = get_sqe(c->thread);
-            io_uring_prep_shutdown(sqe, c->slot, SHUT_RDWR);
-            sqe->flags |= IOSQE_FIXED_FILE;
+            io_uring_prep_shutdown(sqe, c->fd, SHUT_RDWR);
+            sqe_file(sqe, c);
             io_uring_sqe_set_data64(sqe, ud(c, OP_SHUTDOWN));
             c->inflight++;
         }
@@ -197,9 +228,9 @@ static void submit_send(cv_bench_conn_t *c)
 {
     cv_bench_thread_t *th = c->thread;
     struct io_uring_sqe *sqe = get_sqe(th);
-    io_uring_prep_send(sqe, c->slot, c->sending.data + c->sent, c->sending.len - c->sent,
+    io_uring_prep_send(sqe, c->fd, c->sending.data + c->sent, c->sending.len - c->sent,
                        MSG_NOSIGNAL);
-    sqe->flags |= IOSQE_FIXED_FILE;
+    sqe_file(sqe, c);
     io_uring_sqe_set_data64(sqe, ud(c, OP_SEND));
     c->send_inflight = 1;
     c->inflight++;
@@ -361,6 +392,8 @@ static int ring_setup(cv_bench_thread_t *th)
         io_uring_buf_ring_add(th->br, th->bufs + (size_t)i * BUF_SIZE, BUF_SIZE, (unsigned short)i,
                               io_uring_buf_ring_mask(NBUFS), (int)i);
     io_uring_buf_ring_advance(th->br, (int)NBUFS);
+    if (!th->direct)
+        return 0;
     /* One table slot per local user; the kernel caps a table at the open-file limit. */
     rc = io_uring_register_files_sparse(&th->ring, th->nslots ? th->nslots : 1);
     if (rc == -EMFILE)
@@ -464,6 +497,7 @@ int cv_bench_run_create(cv_bench_run_t **out, const cv_bench_opts_t *o, void *tl
     r->ccfg.tls_ctx = tls_ctx;
     r->ccfg.ops = &r->ops;
     r->nthreads = o->threads;
+    uint8_t direct = o->direct < 0 ? direct_descriptors_safe() : (uint8_t)o->direct;
     r->nusers = o->users;
     r->rate = o->rate;
     r->count = o->count;
@@ -483,6 +517,7 @@ int cv_bench_run_create(cv_bench_run_t **out, const cv_bench_opts_t *o, void *tl
         cv_bench_thread_t *th = &r->threads[i];
         th->run = r;
         th->index = i;
+        th->direct = direct;
         th->nslots = r->nusers / r->nthreads + (i < r->nusers % r->nthreads ? 1u : 0u);
         th->slots = calloc(th->nslots ? th->nslots : 1, sizeof *th->slots);
         th->reopen = calloc(th->nslots ? th->nslots : 1, sizeof *th->reopen);

@@ -46,6 +46,8 @@ const char *cv_bench_usage(void)
            "  --password S        password of every account (bench-secret)\n"
            "  --threads N         load-generator threads, one io_uring each (2)\n"
            "  --src-ips N         spread connections over 127.0.0.2 .. (1)\n"
+           "  --direct-fds MODE   auto | on | off: sockets only in io_uring's file table\n"
+           "                      (auto: on with kernel 6.13+)\n"
            "  --duration S        measured window in seconds (5)\n"
            "  --count N           login: logins; offline: messages (1000)\n"
            "  --rate R            chat: messages/s in total; max-rate: first step (1000)\n"
@@ -119,6 +121,7 @@ static void set_defaults(cv_bench_opts_t *o)
     snprintf(o->password, sizeof o->password, "bench-secret");
     o->threads = 2;
     o->src_ips = 1;
+    o->direct = -1;
     o->duration_s = 5;
     o->count = 1000;
     o->rate = 1000;
@@ -216,6 +219,15 @@ int cv_bench_opts_parse(cv_bench_opts_t *o, int argc, char **argv, char *err, si
             rc = copy_str(o->password, sizeof o->password, v);
         } else if (strcmp(k, "--threads") == 0) {
             rc = parse_uint(v, 1, 256, &o->threads);
+        } else if (strcmp(k, "--direct-fds") == 0) {
+            if (strcmp(v, "auto") == 0)
+                o->direct = -1;
+            else if (strcmp(v, "on") == 0)
+                o->direct = 1;
+            else if (strcmp(v, "off") == 0)
+                o->direct = 0;
+            else
+                rc = CV_EINVAL;
         } else if (strcmp(k, "--src-ips") == 0) {
             rc = parse_uint(v, 1, 1u << 22, &o->src_ips);
         } else if (strcmp(k, "--duration") == 0) {

@@ -37,6 +37,7 @@ typedef struct cv_bench_opts_s {
     char password[128];
     unsigned threads;
     unsigned src_ips;     /* source addresses 127.0.0.2 ... */
+    int direct;           /* sockets as io_uring direct descriptors: -1 auto (6.13+), 0, 1 */
     double duration_s;    /* measured window of a scenario */
     unsigned count;       /* login: logins to perform; offline: messages to store */
     double rate;          /* chat: total messages per second; max-rate: first step */

@@ -27,6 +27,9 @@ static void test_defaults_and_values(void)
     CHECK(o.scenario == CV_BENCH_CHAT && o.port == 5222 && o.threads == 2 && o.users == 100);
     CHECK(o.tls == CV_BENCH_TLS_NONE && o.mech == CV_BENCH_MECH_SCRAM_SHA256);
     CHECK(strcmp(o.domain, "localhost") == 0 && o.src_ips == 1 && !o.json);
+    CHECK(o.direct == -1);
+    CHECK(parse(&o, err, "idle --direct-fds off") == 0 && o.direct == 0);
+    CHECK(parse(&o, err, "idle --direct-fds on") == 0 && o.direct == 1);
     CHECK(parse(&o, err,
                 "max-rate --port 16222 --users 500 --tls starttls --mech SCRAM-SHA-1 --rate 250.5 "
                 "--rate-factor 2 --threads 4 --src-ips 64 --server-pid 1234 --json --label corvid "
@@ -57,6 +60,7 @@ static void test_rejections(void)
         "chat --rate abc",
         "chat --rate nan",
         "chat --tls ssl",
+        "chat --direct-fds maybe",
         "chat --mech DIGEST-MD5",
         "chat --host 10.0.0.1", /* traffic stays on loopback */
         "chat --host 192.168.1.1",
