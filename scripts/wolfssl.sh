@@ -57,6 +57,10 @@ cflags="-O2 -g -fstack-protector-strong -Wformat -Werror=format-security -Wp,-D_
 
 key=$(sha256sum "$0" | cut -c1-16)
 
+# Several builds may start this at once; one builds, the others wait and find it done.
+exec 9>"$dir/.lock"
+flock 9
+
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 need=()
@@ -69,10 +73,6 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq \
         --no-install-recommends "${need[@]}" >/dev/null
 fi
-
-# Several builds may start this at once; one builds, the others wait and find it done.
-exec 9>"$dir/.lock"
-flock 9
 
 . /etc/os-release
 codename=${VERSION_CODENAME:?/etc/os-release names no release}
@@ -98,11 +98,17 @@ apt_opts=(-q -o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$apt_
     -o "APT::Sandbox::User=$(id -un)")
 
 have_build() { [ -f "$stamp" ] && [ -f "$prefix/lib/libwolfssl.a" ]; }
+# A build made with this script's options (whatever the source version).
+have_our_build() { have_build && grep -qx "config=$key" "$stamp"; }
+fresh=$apt_dir/index.stamp # touched after each successful refresh (apt keeps the
+                           # server's dates on the lists themselves)
 
 # Refresh the source index when it is missing or a day old.
-if [ -z "$(find "$apt_dir/lists" -maxdepth 1 -name '*_Sources*' -mmin -1440 2>/dev/null)" ]; then
-    if ! apt-get "${apt_opts[@]}" update >"$dir/apt-update.log" 2>&1; then
-        if have_build; then
+if [ -z "$(find "$fresh" -mmin -1440 2>/dev/null)" ]; then
+    if apt-get "${apt_opts[@]}" update >"$dir/apt-update.log" 2>&1; then
+        touch "$fresh"
+    else
+        if have_our_build; then
             say "cannot refresh the Debian source index (see $dir/apt-update.log);" \
                 "keeping $(sed -n 's/^source=//p' "$stamp")"
             exit 0
@@ -113,8 +119,8 @@ if [ -z "$(find "$apt_dir/lists" -maxdepth 1 -name '*_Sources*' -mmin -1440 2>/d
             "-DCORVID_WOLFSSL=system (Debian's libwolfssl-dev)."
     fi
 fi
-version=$(apt-get "${apt_opts[@]}" source --print-uris --only-source wolfssl 2>/dev/null |
-    sed -n "s/^'[^']*' wolfssl_\(.*\)\.dsc .*/\1/p" | head -n1)
+version=$( (apt-get "${apt_opts[@]}" source --print-uris --only-source wolfssl 2>>"$dir/apt-update.log" ||
+    true) | sed -n "s/^'[^']*' wolfssl_\(.*\)\.dsc .*/\1/p" | head -n1)
 [ -n "$version" ] || die "no wolfssl source package in $codename (see $dir/apt-update.log)"
 
 want="source=$version

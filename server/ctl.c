@@ -135,10 +135,10 @@ out:
 }
 
 /*
- * Load-test accounts: the keys are derived once and stored for every account, so a
- * million accounts take seconds instead of a PBKDF2 each. The shared salt means one
- * password guess tests all of them at once, which is why this is for benchmark accounts
- * only, never for people.
+ * Load-test accounts: the keys are derived once and stored for every account, so each
+ * account costs one store commit (200,000 take about a minute) instead of a PBKDF2. The
+ * shared salt means one password guess tests all of them at once, which is why this is
+ * for benchmark accounts only, never for people.
  */
 static int add_bulk(const cv_config_t *cfg, cv_store_t *st, int argc, char **argv)
 {

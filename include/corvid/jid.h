@@ -76,7 +76,7 @@ int cv_jid_parse(cv_jid_t *out, const char *s, size_t len);
  * cv_jid_parse without a heap block, for the per-stanza path: the prepared parts are
  * written to buf (CV_JID_BUF_SIZE bytes, typically on the caller's stack) and out points
  * into it; out->mem stays NULL, so cv_jid_free(out) is a no-op and out is valid exactly as
- * long as buf. Same returns as cv_jid_parse, minus CV_ENOMEM. Thread: any.
+ * long as buf. Same returns as cv_jid_parse. Thread: any.
  */
 int cv_jid_parse_buf(cv_jid_t *out, const char *s, size_t len, char *buf);
 
