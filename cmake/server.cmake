@@ -11,7 +11,8 @@ add_library(cv_router STATIC router/c2s.c router/c2s_auth.c router/c2s_bind.c
             router/c2s_sessions.c router/mod_register.c router/route.c router/deliver.c
             router/iq.c router/mod_disco.c router/mod_roster.c router/presence.c
             router/offline.c router/mod_version.c router/mod_time.c router/mod_last.c
-            router/mod_vcard.c router/mod_private.c router/mod_blocking.c router/reply.c)
+            router/mod_vcard.c router/mod_private.c router/mod_blocking.c router/reply.c
+            router/offload.c)
 target_include_directories(cv_router PRIVATE ${CMAKE_SOURCE_DIR}/net)
 target_compile_definitions(cv_router PRIVATE CORVID_VERSION="${PROJECT_VERSION}")
 target_link_libraries(cv_router PUBLIC cv_sched cv_subfsm cv_net cv_xml cv_sasl cv_jid cv_store cv_config

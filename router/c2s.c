@@ -346,9 +346,27 @@ static int apply_pause(cv_c2s_t *s, size_t *skip_rest)
     return 0;
 }
 
+/* Keeps input that arrives while a password check runs off the ring, for
+   cv__c2s_resume. Bounded like one stanza: a client has no reason to send more before
+   its authentication is answered. */
+static int hold_input(cv_c2s_t *s, const char *data, size_t len)
+{
+    if (s->held.len + len > s->srv->config->max_stanza_size) {
+        cv__c2s_stream_error(s, CV_SE_POLICY_VIOLATION, "too much data before authentication");
+        return -1;
+    }
+    if (cv_buf_append(&s->held, data, len) < 0) {
+        cv__c2s_stream_error(s, CV_SE_RESOURCE_CONSTRAINT, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 static int c2s_data(cv_conn_t *c, const char *data, size_t len)
 {
     cv_c2s_t *s = cv_net_conn_user(c);
+    if (s->auth_pending)
+        return len == 0 || hold_input(s, data, len) == 0 ? 0 : -1;
     while (len > 0 && s->phase != CV_C2S_CLOSED) {
         size_t used = len, skip = 0;
         /* Some clients end the old stream's last element with a newline before the new
@@ -370,6 +388,13 @@ static int c2s_data(cv_conn_t *c, const char *data, size_t len)
         }
         if (s->pause == CV_C2S_PAUSE_NONE)
             break;
+        if (s->pause == CV_C2S_PAUSE_AUTH) {
+            /* The stream goes on where it stopped once the check is answered. */
+            s->pause = CV_C2S_PAUSE_NONE;
+            if (used < len && hold_input(s, data + used, len - used) < 0)
+                return -1;
+            return 0;
+        }
         if (apply_pause(s, &skip) < 0) {
             cv__c2s_stream_error(s, CV_SE_INTERNAL_SERVER_ERROR, NULL);
             return -1;
@@ -384,6 +409,25 @@ static int c2s_data(cv_conn_t *c, const char *data, size_t len)
     /* Between stanzas the parser's big context is not needed: give its memory back. */
     (void)cv_xml_stream_trim(s->xml);
     return 0;
+}
+
+void cv__c2s_resume(cv_c2s_t *s, int rc)
+{
+    cv_buf_t held = s->held;
+    size_t skip = 0;
+
+    s->held = (cv_buf_t)CV_BUF_INIT;
+    if (rc >= 0 && s->phase != CV_C2S_CLOSED && s->pause != CV_C2S_PAUSE_NONE) {
+        if (apply_pause(s, &skip) < 0) {
+            cv__c2s_stream_error(s, CV_SE_INTERNAL_SERVER_ERROR, NULL);
+            rc = -1;
+        }
+    }
+    if (rc >= 0 && held.len > 0 && s->phase != CV_C2S_CLOSED)
+        rc = c2s_data(s->conn, held.data, held.len);
+    cv_buf_free(&held);
+    if (rc < 0 && s->conn)
+        cv_net_conn_close(s->conn);
 }
 
 /* RFC 6121 §4.5.2: a session that ends gets unavailable presence sent for it. Its actor
@@ -414,7 +458,9 @@ static void c2s_close(cv_conn_t *c)
         gone_to_actor(s);
     cv_xml_stream_destroy(s->xml);
     s->xml = NULL;
-    cv__c2s_auth_free(s);
+    cv__c2s_auth_free(s); /* unless a check is in flight: its completion frees it */
+    if (!s->auth_pending)
+        cv_buf_free(&s->held);
     /* user and jid stay until the last reference: the actor may still route for it. */
     s->phase = CV_C2S_CLOSED;
     s->conn = NULL;

@@ -4,11 +4,13 @@
  * attempts count against the peer address and the account (corvid/throttle.h); past the
  * limit an attempt is refused with temporary-auth-failure before any password is checked.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "corvid/base64.h"
 #include "corvid/clock.h"
 #include "corvid/log.h"
+#include "corvid/offload.h"
 #include "c2s_int.h"
 #include "reply.h"
 
@@ -225,6 +227,82 @@ static int auth_succeeded(cv_c2s_t *s)
     return 1;
 }
 
+/* What one SASL step's outcome asks for: a challenge, success (and the stream restart),
+   or a failure. Returns 1 when the parser must pause, 0 or <0 as a handler does. */
+static int sasl_answer(cv_c2s_t *s, int rc, cv_buf_t *out, cv_sasl_failure_t fail)
+{
+    if (rc == CV_SASL_CONTINUE)
+        return send_sasl(s, "challenge", out);
+    if (rc == 0)
+        return send_sasl(s, "success", out) < 0 ? -1 : auth_succeeded(s);
+    return auth_failed(s, fail, NULL);
+}
+
+/*
+ * A SASL PLAIN step derives keys from the password (milliseconds of CPU): it runs on the
+ * offload pool so the ring keeps serving its other connections. The job holds a reference
+ * on the session; until it is back the session's input is held (auth_pending).
+ */
+typedef struct plain_job_s {
+    cv_offload_job_t job;
+    cv_c2s_t *s;
+    cv_buf_t in, out;
+    cv_sasl_failure_t fail;
+    int rc;
+} plain_job_t;
+
+static void plain_job_run(cv_offload_job_t *j)
+{
+    plain_job_t *pj = (plain_job_t *)((char *)j - offsetof(plain_job_t, job));
+    pj->rc = cv_sasl_step(pj->s->sasl, (const uint8_t *)(pj->in.data ? pj->in.data : ""),
+                          pj->in.len, &pj->out, &pj->fail);
+}
+
+static void wipe_buf(cv_buf_t *b)
+{
+    if (b->data)
+        memset(b->data, 0, b->cap);
+    cv_buf_free(b);
+}
+
+static void plain_job_done(cv_net_task_t *t, cv_worker_t *w)
+{
+    plain_job_t *pj = (plain_job_t *)((char *)t - offsetof(plain_job_t, job.done));
+    cv_c2s_t *s = pj->s;
+    CV_UNUSED(w);
+    s->auth_pending = 0;
+    if (s->conn && s->phase != CV_C2S_CLOSED) {
+        cv__c2s_resume(s, sasl_answer(s, pj->rc, &pj->out, pj->fail));
+    } else {
+        /* The connection went while the check ran: its close left this to us. */
+        cv__c2s_auth_free(s);
+        cv_buf_free(&s->held);
+    }
+    wipe_buf(&pj->in);
+    wipe_buf(&pj->out);
+    free(pj);
+    cv__c2s_release(s);
+}
+
+/* Hands the step to the offload pool; takes over *in. Returns 1 (pause) or <0. */
+static int sasl_step_offload(cv_c2s_t *s, cv_buf_t *in)
+{
+    plain_job_t *pj = calloc(1, sizeof *pj);
+    if (!pj)
+        return auth_failed(s, CV_SASL_FAIL_TEMPORARY_AUTH_FAILURE, NULL);
+    pj->s = s;
+    pj->in = *in;
+    *in = (cv_buf_t)CV_BUF_INIT;
+    pj->job.run = plain_job_run;
+    pj->job.worker = s->worker;
+    pj->job.done.run = plain_job_done;
+    cv__c2s_hold(s);
+    s->auth_pending = 1;
+    s->pause = CV_C2S_PAUSE_AUTH;
+    cv_offload_submit(s->srv->offload, &pj->job);
+    return 1;
+}
+
 static int sasl_step(cv_c2s_t *s, const cv_xml_node_t *el)
 {
     cv_buf_t text = CV_BUF_INIT, in = CV_BUF_INIT, out = CV_BUF_INIT;
@@ -240,17 +318,16 @@ static int sasl_step(cv_c2s_t *s, const cv_xml_node_t *el)
     }
     if (rc < 0)
         goto out;
+    if (s->srv->offload && cv_sasl_step_is_slow(s->sasl)) {
+        rc = sasl_step_offload(s, &in);
+        goto out;
+    }
     rc = cv_sasl_step(s->sasl, (const uint8_t *)(in.data ? in.data : ""), in.len, &out, &fail);
-    if (rc == CV_SASL_CONTINUE)
-        rc = send_sasl(s, "challenge", &out);
-    else if (rc == 0)
-        rc = send_sasl(s, "success", &out) < 0 ? -1 : auth_succeeded(s);
-    else
-        rc = auth_failed(s, fail, NULL);
+    rc = sasl_answer(s, rc, &out, fail);
 out:
     cv_buf_free(&text);
-    cv_buf_free(&in);
-    cv_buf_free(&out);
+    wipe_buf(&in);
+    wipe_buf(&out);
     return rc;
 }
 
@@ -307,6 +384,8 @@ int cv__c2s_auth_handle(cv_c2s_t *s, const cv_xml_node_t *el)
 
 void cv__c2s_auth_free(cv_c2s_t *s)
 {
+    if (s->auth_pending)
+        return; /* the offload job still uses sasl; its completion frees it */
     cv_sasl_free(s->sasl);
     s->sasl = NULL;
     free(s->sasl_user);

@@ -29,6 +29,7 @@ typedef enum cv_c2s_pause_e {
     CV_C2S_PAUSE_NONE = 0,
     CV_C2S_PAUSE_STARTTLS, /* <proceed/> sent: switch to TLS, drop buffered plaintext */
     CV_C2S_PAUSE_RESTART,  /* SASL <success/> sent: restart the XML stream */
+    CV_C2S_PAUSE_AUTH,     /* a password check runs off the ring: hold further input */
 } cv_c2s_pause_t;
 
 typedef struct cv_c2s_s {
@@ -45,7 +46,11 @@ typedef struct cv_c2s_s {
     uint8_t header_sent;   /* our <stream:stream> went out for the current stream */
     uint8_t authenticated; /* SASL (or legacy auth) succeeded */
     uint8_t auth_failures; /* failed SASL exchanges on this stream */
-    const char *host;      /* the served host the client addressed (points into config) */
+    /* A SASL step runs on the offload pool (it holds a reference and uses sasl): input
+       that arrives meanwhile waits in held, and sasl is left alone until it is back. */
+    uint8_t auth_pending;
+    cv_buf_t held;
+    const char *host; /* the served host the client addressed (points into config) */
     char stream_id[24];
     cv_sasl_env_t sasl_env;
     cv_sasl_t *sasl;       /* an exchange in progress */
@@ -84,6 +89,10 @@ typedef struct cv_c2s_s {
 } cv_c2s_t;
 
 /* c2s.c */
+/* Runs on the session's ring when a password check done off the ring has been answered:
+   applies the pause the answer asked for (a stream restart after success) and feeds the
+   input held meanwhile. rc is what the answer's handler returned (<0: the stream ends). */
+void cv__c2s_resume(cv_c2s_t *s, int rc);
 /* Writes raw XML; on a full output queue the stream ends. Returns 0 or -CV_E*. */
 int cv__c2s_write(cv_c2s_t *s, const char *data, size_t len);
 int cv__c2s_write_buf(cv_c2s_t *s, const cv_buf_t *b);

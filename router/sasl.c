@@ -557,6 +557,11 @@ out:
     return 0;
 }
 
+int cv_sasl_step_is_slow(const cv_sasl_t *s)
+{
+    return s->mech->plain && s->state != ST_DONE && s->state != ST_FAILED;
+}
+
 int cv_sasl_step(cv_sasl_t *s, const uint8_t *in, size_t len, cv_buf_t *out,
                  cv_sasl_failure_t *fail)
 {

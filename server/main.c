@@ -12,6 +12,7 @@
 
 #include "corvid/clock.h"
 #include "corvid/log.h"
+#include "corvid/offload.h"
 #include "corvid/server.h"
 #include "corvid/setup.h"
 #include "corvid/xml_stream.h"
@@ -117,6 +118,11 @@ static int run(const cv_config_t *cfg)
     rc = setup_tls(cfg, &srv.tls);
     if (rc < 0)
         goto out;
+    /* One thread per worker: password checks are rare, but a burst of them (clients
+       reconnecting with PLAIN) then takes the same CPUs the rings would have lent. */
+    rc = cv_offload_create(&srv.offload, cfg->workers);
+    if (rc < 0)
+        goto out;
     rc = cv_throttle_create(&srv.fail_by_ip, cfg->max_failures_per_ip);
     if (rc == 0)
         rc = cv_throttle_create(&srv.fail_by_account, cfg->max_failures_per_account);
@@ -152,6 +158,9 @@ static int run(const cv_config_t *cfg)
     int sig = wait_for_signal();
     cv_info("%s received: closing every stream", strsignal(sig));
     cv_net_stop(net);
+    /* Password checks still running finish and post their answers, which the drain
+       below runs (their connections are gone, so they only release the sessions). */
+    cv_offload_stop(srv.offload);
     /* Work still queued (unavailable presence of the closed sessions, deliveries to them)
        runs now, so every session and stanza is released before the store closes. */
     while (cv_sched_drain(srv.sched) + cv_net_drain(net) > 0)
@@ -160,7 +169,9 @@ static int run(const cv_config_t *cfg)
 out:
     if (rc < 0)
         cv_error("cannot start: %s", cv_strerror(rc));
+    cv_offload_stop(srv.offload); /* a no-op after a normal stop */
     cv_net_destroy(net);
+    cv_offload_free(srv.offload);
     cv_sessions_free(srv.sessions);
     cv_routes_free(srv.routes);
     cv_sched_free(srv.sched);

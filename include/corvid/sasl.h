@@ -102,6 +102,12 @@ int cv_sasl_start(cv_sasl_t **out, const char *mech, const cv_sasl_env_t *env);
 int cv_sasl_step(cv_sasl_t *s, const uint8_t *in, size_t len, cv_buf_t *out,
                  cv_sasl_failure_t *fail);
 
+/* Thread: stream owner. Whether the next cv_sasl_step may derive keys from a password
+   (PLAIN: one PBKDF2, milliseconds of CPU), so that the caller runs it off its event loop.
+   The step may then run on another thread, as long as a happens-before edge separates it
+   from the owner's calls before and after (a queue hand-off both ways). */
+int cv_sasl_step_is_slow(const cv_sasl_t *s);
+
 /* Thread: stream owner. After success: the authenticated raw username (as sent by the
    client, before the lookup's normalization), owned by s. NULL before success. */
 const char *cv_sasl_authcid(const cv_sasl_t *s);
