@@ -4,15 +4,14 @@ target_link_libraries(cv_net PUBLIC cv_tls cv_config cv_core PkgConfig::URING Th
 
 # Thread-safe building blocks of the router, testable on their own.
 add_library(cv_sched STATIC router/deque.c router/sched.c router/sessions.c router/throttle.c
-            router/rules.c router/routes.c)
+            router/rules.c router/routes.c router/offload.c)
 target_link_libraries(cv_sched PUBLIC cv_jid cv_core Threads::Threads)
 
 add_library(cv_router STATIC router/c2s.c router/c2s_auth.c router/c2s_bind.c
             router/c2s_sessions.c router/mod_register.c router/route.c router/deliver.c
             router/iq.c router/mod_disco.c router/mod_roster.c router/presence.c
             router/offline.c router/mod_version.c router/mod_time.c router/mod_last.c
-            router/mod_vcard.c router/mod_private.c router/mod_blocking.c router/reply.c
-            router/offload.c)
+            router/mod_vcard.c router/mod_private.c router/mod_blocking.c router/reply.c)
 target_include_directories(cv_router PRIVATE ${CMAKE_SOURCE_DIR}/net)
 target_compile_definitions(cv_router PRIVATE CORVID_VERSION="${PROJECT_VERSION}")
 target_link_libraries(cv_router PUBLIC cv_sched cv_subfsm cv_net cv_xml cv_sasl cv_jid cv_store cv_config
@@ -37,5 +36,6 @@ cv_unit_test(test_mpsc SOURCES tests/unit/test_mpsc.c LIBS cv_core Threads::Thre
              LABELS concurrency)
 cv_unit_test(test_deque SOURCES tests/unit/test_deque.c LIBS cv_sched LABELS concurrency)
 cv_unit_test(test_sched SOURCES tests/unit/test_sched.c LIBS cv_sched LABELS concurrency)
+cv_unit_test(test_offload SOURCES tests/unit/test_offload.c LIBS cv_sched LABELS concurrency)
 cv_unit_test(test_rules SOURCES tests/unit/test_rules.c LIBS cv_sched)
 cv_unit_test(test_routes SOURCES tests/unit/test_routes.c LIBS cv_sched)

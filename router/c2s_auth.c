@@ -245,6 +245,7 @@ static int sasl_answer(cv_c2s_t *s, int rc, cv_buf_t *out, cv_sasl_failure_t fai
  */
 typedef struct plain_job_s {
     cv_offload_job_t job;
+    cv_net_task_t back; /* runs plain_job_done on the session's ring */
     cv_c2s_t *s;
     cv_buf_t in, out;
     cv_sasl_failure_t fail;
@@ -258,6 +259,12 @@ static void plain_job_run(cv_offload_job_t *j)
                           pj->in.len, &pj->out, &pj->fail);
 }
 
+static void plain_job_post(cv_offload_job_t *j)
+{
+    plain_job_t *pj = (plain_job_t *)((char *)j - offsetof(plain_job_t, job));
+    cv_net_post(NULL, pj->s->worker, &pj->back);
+}
+
 static void wipe_buf(cv_buf_t *b)
 {
     if (b->data)
@@ -267,7 +274,7 @@ static void wipe_buf(cv_buf_t *b)
 
 static void plain_job_done(cv_net_task_t *t, cv_worker_t *w)
 {
-    plain_job_t *pj = (plain_job_t *)((char *)t - offsetof(plain_job_t, job.done));
+    plain_job_t *pj = (plain_job_t *)((char *)t - offsetof(plain_job_t, back));
     cv_c2s_t *s = pj->s;
     CV_UNUSED(w);
     s->auth_pending = 0;
@@ -294,8 +301,8 @@ static int sasl_step_offload(cv_c2s_t *s, cv_buf_t *in)
     pj->in = *in;
     *in = (cv_buf_t)CV_BUF_INIT;
     pj->job.run = plain_job_run;
-    pj->job.worker = s->worker;
-    pj->job.done.run = plain_job_done;
+    pj->job.done = plain_job_post;
+    pj->back.run = plain_job_done;
     cv__c2s_hold(s);
     s->auth_pending = 1;
     s->pause = CV_C2S_PAUSE_AUTH;

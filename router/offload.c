@@ -5,7 +5,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "corvid/log.h"
 #include "corvid/offload.h"
 
 struct cv_offload_s {
@@ -20,7 +19,7 @@ struct cv_offload_s {
 static void finish(cv_offload_job_t *j)
 {
     j->run(j);
-    cv_net_post(NULL, j->worker, &j->done);
+    j->done(j);
 }
 
 static void *pool_main(void *arg)

@@ -5,10 +5,10 @@
  *
  * Owns its threads and its queue; jobs belong to their submitters (the job struct is
  * embedded in the caller's object, so submitting allocates nothing). A job runs once on a
- * pool thread; then its `done` task is posted to the worker it names (cv_net_post), which
- * runs it on that ring: there the submitter picks up the result. Everything the job
- * touches is handed over by the submit and handed back by the post (both release/acquire
- * edges), so no other synchronization is needed.
+ * pool thread, then its `done` hands it back (typically by posting a task to the
+ * submitter's ring with cv_net_post, where the submitter picks up the result). Everything
+ * the job touches is handed over by the submit (the pool's mutex) and handed back by done
+ * (for cv_net_post, the inbox's release/acquire), so no other synchronization is needed.
  *
  * Threads: cv_offload_create / cv_offload_stop / cv_offload_free: main. cv_offload_submit:
  * any thread, until cv_offload_stop has returned.
@@ -16,7 +16,7 @@
 #ifndef CORVID_OFFLOAD_H
 #define CORVID_OFFLOAD_H
 
-#include "corvid/net.h"
+#include "corvid/core.h"
 
 typedef struct cv_offload_s cv_offload_t;
 
@@ -24,19 +24,20 @@ typedef struct cv_offload_job_s cv_offload_job_t;
 struct cv_offload_job_s {
     cv_offload_job_t *next;           /* owned by the pool while queued */
     void (*run)(cv_offload_job_t *j); /* on a pool thread */
-    cv_worker_t *worker;              /* where `done` is posted after run */
-    cv_net_task_t done;               /* run on that worker's ring */
+    /* Right after run, on the same pool thread: hands the job back to its owner, e.g. by
+       posting a task to the owner's ring (cv_net_post). The pool never touches j again. */
+    void (*done)(cv_offload_job_t *j);
 };
 
 /* Thread: main. Starts `threads` (at least 1) pool threads. Returns 0, CV_ENOMEM. */
 int cv_offload_create(cv_offload_t **out, unsigned threads);
 
-/* Thread: any, before cv_offload_stop returns. Queues j; its run and then its done task
-   follow, in that order, exactly once. */
+/* Thread: any, before cv_offload_stop returns. Queues j; its run and then its done
+   follow, in that order, exactly once each. */
 void cv_offload_submit(cv_offload_t *o, cv_offload_job_t *j);
 
-/* Thread: main. Runs every job still queued, posts their done tasks (the caller drains
-   the workers' inboxes afterwards, cv_net_drain) and joins the threads. */
+/* Thread: main. Runs every job still queued (and its done: a caller whose done posts to
+   rings drains their inboxes afterwards, cv_net_drain) and joins the threads. */
 void cv_offload_stop(cv_offload_t *o);
 
 /* Thread: main, after cv_offload_stop. NULL is allowed. */
