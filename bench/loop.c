@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <wolfssl/options.h>
@@ -70,11 +69,7 @@ static void sqe_file(struct io_uring_sqe *sqe, const cv_bench_conn_t *c)
  */
 static uint8_t direct_descriptors_safe(void)
 {
-    struct utsname u;
-    unsigned major = 0, minor = 0;
-    if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
-        return 0;
-    return major > 6 || (major == 6 && minor >= 13);
+    return (uint8_t)cv_kernel_at_least(6, 13);
 }
 
 void cv__bench_mark_dirty(cv_bench_conn_t *c)

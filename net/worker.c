@@ -14,9 +14,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <stdio.h>
 #include <sys/resource.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "corvid/clock.h"
@@ -571,11 +569,7 @@ static void *worker_main(void *arg)
  */
 static uint8_t direct_descriptors_safe(void)
 {
-    struct utsname u;
-    unsigned major = 0, minor = 0;
-    if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
-        return 0;
-    return major > 6 || (major == 6 && minor >= 13);
+    return (uint8_t)cv_kernel_at_least(6, 13);
 }
 
 int cv_net_create(cv_net_t **out, const cv_net_opts_t *opts)

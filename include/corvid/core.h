@@ -30,6 +30,10 @@ enum {
     CV_EUNSUPP = -30013,   /* not supported / not implemented */
 };
 
+/* Thread: any. 1 if the running Linux kernel is major.minor or later; 0 if older or
+   unknown (uname unreadable), so that callers err on the side of the older behaviour. */
+int cv_kernel_at_least(unsigned major, unsigned minor);
+
 /* Returns a static English description of a negative Corvid or errno code. */
 const char *cv_strerror(int code);
 

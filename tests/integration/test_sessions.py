@@ -112,21 +112,28 @@ async def test_connections_hold_no_process_descriptors(ctx):
     await c.ping_server()
 
 
-async def test_connection_limit_refuses_and_recovers(ctx):
-    """limits.max_connections sizes each worker's socket table: the connection past it is
-    closed at once, and a slot freed by a closed stream is used again."""
-    srv = await ctx.server(users=USERS, workers=1, sets={'limits.max_connections': '5'})
+async def _fill_to_the_limit(ctx, port, open_streams):
+    """Opens streams until `open_streams` are open, then one more, which the server must
+    close at once without a byte. Returns the open streams."""
     raws = []
-    for _ in range(5):
-        r = await raw_connect(ctx, srv.starttls_port)
+    for _ in range(open_streams):
+        r = await raw_connect(ctx, port)
         await r.open()
         raws.append(r)
-    extra = await raw_connect(ctx, srv.starttls_port)
+    extra = await raw_connect(ctx, port)
     await extra.send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
                      "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>"
                      % HOST)
     seen = await extra.expect_closed(timeout=5)
-    check(seen == ['eof'], 'the 6th connection got %s before it was closed' % seen)
+    check(seen == ['eof'], 'the connection past the limit got %s before it was closed' % seen)
+    return raws
+
+
+async def test_connection_limit_refuses_and_recovers(ctx):
+    """limits.max_connections sizes each worker's socket table: the connection past it is
+    closed at once, and a slot freed by a closed stream is used again."""
+    srv = await ctx.server(users=USERS, workers=1, sets={'limits.max_connections': '5'})
+    raws = await _fill_to_the_limit(ctx, srv.starttls_port, 5)
     raws.pop().close()
     await asyncio.sleep(0.3)
     c = await login(ctx, srv.starttls_port, ALICE + '/after', USERS['alice'],
@@ -155,17 +162,7 @@ async def test_ordinary_descriptors_still_work(ctx):
     a.send_message(mto='bob@' + HOST + '/two', mbody='over plain fds', mtype='chat')
     body = await asyncio.wait_for(got, 5)
     check(body == 'over plain fds', 'bob got %r' % body)
-    raws = []
-    for _ in range(2):
-        r = await raw_connect(ctx, srv.starttls_port)
-        await r.open()
-        raws.append(r)
-    extra = await raw_connect(ctx, srv.starttls_port)
-    await extra.send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
-                     "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>"
-                     % HOST)
-    seen = await extra.expect_closed(timeout=5)
-    check(seen == ['eof'], 'the 5th connection got %s before it was closed' % seen)
+    raws = await _fill_to_the_limit(ctx, srv.starttls_port, 2)
     for r in raws:
         r.close()
     deadline = asyncio.get_event_loop().time() + 5
