@@ -70,3 +70,12 @@ void cv_buf_free(cv_buf_t *b)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+void cv_buf_free_wiped(cv_buf_t *b)
+{
+    /* volatile: the stores must happen although the memory is freed right after. */
+    volatile char *p = b->data;
+    for (size_t i = 0; p && i < b->cap; i++)
+        p[i] = 0;
+    cv_buf_free(b);
+}

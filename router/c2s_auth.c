@@ -265,13 +265,6 @@ static void plain_job_post(cv_offload_job_t *j)
     cv_net_post(NULL, pj->s->worker, &pj->back);
 }
 
-static void wipe_buf(cv_buf_t *b)
-{
-    if (b->data)
-        memset(b->data, 0, b->cap);
-    cv_buf_free(b);
-}
-
 static void plain_job_done(cv_net_task_t *t, cv_worker_t *w)
 {
     plain_job_t *pj = (plain_job_t *)((char *)t - offsetof(plain_job_t, back));
@@ -285,8 +278,8 @@ static void plain_job_done(cv_net_task_t *t, cv_worker_t *w)
         cv__c2s_auth_free(s);
         cv_buf_free(&s->held);
     }
-    wipe_buf(&pj->in);
-    wipe_buf(&pj->out);
+    cv_buf_free_wiped(&pj->in);
+    cv_buf_free_wiped(&pj->out);
     free(pj);
     cv__c2s_release(s);
 }
@@ -333,8 +326,8 @@ static int sasl_step(cv_c2s_t *s, const cv_xml_node_t *el)
     rc = sasl_answer(s, rc, &out, fail);
 out:
     cv_buf_free(&text);
-    wipe_buf(&in);
-    wipe_buf(&out);
+    cv_buf_free_wiped(&in);
+    cv_buf_free_wiped(&out);
     return rc;
 }
 

@@ -106,13 +106,6 @@ out:
     return rc;
 }
 
-static void blob_wipe(cv_buf_t *blob)
-{
-    if (blob->data)
-        memset(blob->data, 0, blob->len);
-    cv_buf_free(blob);
-}
-
 static int set_password(const cv_config_t *cfg, cv_store_t *st, const cv_jid_t *jid,
                         const char *given, int create)
 {
@@ -130,7 +123,7 @@ static int set_password(const cv_config_t *cfg, cv_store_t *st, const cv_jid_t *
     else if (rc < 0)
         fprintf(stderr, "store error: %s\n", cv_strerror(rc));
 out:
-    blob_wipe(&blob);
+    cv_buf_free_wiped(&blob);
     return rc;
 }
 
@@ -191,7 +184,7 @@ static int add_bulk(const cv_config_t *cfg, cv_store_t *st, int argc, char **arg
     }
     printf("%lu accounts created, %lu existed already\n", created, kept);
 out:
-    blob_wipe(&blob);
+    cv_buf_free_wiped(&blob);
     return rc;
 }
 

@@ -38,5 +38,7 @@ static inline void cv_buf_clear(cv_buf_t *b)
 }
 /* Frees the allocation and returns the buffer to CV_BUF_INIT. */
 void cv_buf_free(cv_buf_t *b);
+/* cv_buf_free for secrets (passwords, credentials): zeroes the whole allocation first. */
+void cv_buf_free_wiped(cv_buf_t *b);
 
 #endif
