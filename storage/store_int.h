@@ -16,6 +16,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "corvid/store.h"
 
@@ -185,6 +186,9 @@ typedef struct cv__store_lmdb_s {
     MDB_dbi dbi_accounts;
     MDB_dbi dbi_user[CV__LMDB_USER_DBS];
     size_t map_size; /* effective map size, for messages */
+    /* Twice the number of top-level commits begun by this process, plus one while one
+     * is in flight (LMDB's writer lock serializes them); see cv__lmdb_begin. */
+    atomic_uint_fast64_t commits;
     cv__store_writer_t writer;
 } cv__store_lmdb_t;
 
@@ -204,18 +208,25 @@ static inline int cv__lmdb_found(const cv__store_lmdb_t *s, int mrc, const char 
     return mrc == MDB_NOTFOUND ? CV_ENOTFOUND : cv__lmdb_rc(s, mrc, what);
 }
 
-/* Begins a top-level transaction; on failure *txn is NULL and the reason is logged. */
-static inline int cv__lmdb_begin(const cv__store_lmdb_t *s, unsigned flags, const char *what,
-                                 MDB_txn **txn)
-{
-    int mrc = mdb_txn_begin(s->env, NULL, flags, txn);
-    if (mrc != 0)
-        *txn = NULL;
-    return cv__lmdb_rc(s, mrc, what);
-}
+/*
+ * Begins a top-level transaction; on failure *txn is NULL and the reason is logged.
+ *
+ * A read transaction is checked against LMDB 0.9's snapshot race: a reader takes the
+ * current transaction id N and then copies meta page N & 1, but a writer that commits
+ * N+1 and N+2 in between rewrites that same meta page, so the reader would use N+2's
+ * roots under id N — a snapshot newer than the one a later reader gets (and N+2's pages
+ * are not protected by its reader slot). The begin is retried when that may have
+ * happened: more than one commit of this process started meanwhile (s->commits, exact),
+ * or the newest meta page is already two ahead (other processes' commits).
+ */
+int cv__lmdb_begin(cv__store_lmdb_t *s, unsigned flags, const char *what, MDB_txn **txn);
 
-/* Commits *txn and clears it: commit frees the transaction whether or not it succeeds. */
-static inline int cv__lmdb_commit(const cv__store_lmdb_t *s, MDB_txn **txn, const char *what)
+/* Commits the top-level *txn and clears it: commit frees the transaction whether or not
+ * it succeeds. Counts the commit for cv__lmdb_begin's check. */
+int cv__lmdb_commit(cv__store_lmdb_t *s, MDB_txn **txn, const char *what);
+
+/* Commits a nested transaction into its parent (no meta page is written) and clears it. */
+static inline int cv__lmdb_commit_nested(const cv__store_lmdb_t *s, MDB_txn **txn, const char *what)
 {
     int mrc = mdb_txn_commit(*txn);
     *txn = NULL;

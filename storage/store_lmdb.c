@@ -11,7 +11,9 @@
  * in docs/storage.md.
  */
 #include <errno.h>
+#include <sched.h>
 #include <lmdb.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +94,60 @@ int cv__store_lmdb_fail(const store_lmdb_t *s, int mrc, const char *what)
     case ENOMEM: cv_error("storage: out of memory during %s", what); return CV_ENOMEM;
     default: cv_error("storage: LMDB %s failed: %s", what, mdb_strerror(mrc)); return CV_ESTORE;
     }
+}
+
+/* True when the snapshot txn took may mix in a later commit's roots (cv__lmdb_begin). */
+static bool lmdb_snapshot_suspect(cv__store_lmdb_t *s, MDB_txn *txn, uint_fast64_t commits_before)
+{
+    uint_fast64_t commits_after;
+    MDB_envinfo info;
+
+    /* Orders the reads inside mdb_txn_begin before the second load of the counter. */
+    atomic_thread_fence(memory_order_acquire);
+    commits_after = atomic_load_explicit(&s->commits, memory_order_relaxed);
+    /* One commit overlapping the begin writes only the other meta page; the start of a
+     * second one (three increments past an even count, two past an odd one, which was
+     * a commit in flight) may have rewritten the page being copied. */
+    if (commits_after - commits_before >= 3u - (commits_before & 1u))
+        return true;
+    if (mdb_env_info(s->env, &info) != 0)
+        return true;
+    return info.me_last_txnid > (size_t)mdb_txn_id(txn) + 1;
+}
+
+int cv__lmdb_begin(cv__store_lmdb_t *s, unsigned flags, const char *what, MDB_txn **txn)
+{
+    uint_fast64_t commits_before;
+    unsigned attempts = 0;
+    int mrc;
+
+    for (;;) {
+        commits_before = atomic_load_explicit(&s->commits, memory_order_acquire);
+        mrc = mdb_txn_begin(s->env, NULL, flags, txn);
+        if (mrc != 0 || !(flags & MDB_RDONLY) || !lmdb_snapshot_suspect(s, *txn, commits_before))
+            break;
+        mdb_txn_abort(*txn);
+        /* Two commits inside one begin means this thread was descheduled; let the
+         * writer finish rather than spin against it. */
+        if (++attempts > 2)
+            sched_yield();
+    }
+    if (mrc != 0)
+        *txn = NULL;
+    return cv__lmdb_rc(s, mrc, what);
+}
+
+int cv__lmdb_commit(cv__store_lmdb_t *s, MDB_txn **txn, const char *what)
+{
+    int mrc;
+
+    /* Odd while the commit (which writes the meta page) is in flight. seq_cst: the
+     * increment must be visible before the meta page write a reader could race with. */
+    atomic_fetch_add_explicit(&s->commits, 1, memory_order_seq_cst);
+    mrc = mdb_txn_commit(*txn);
+    atomic_fetch_add_explicit(&s->commits, 1, memory_order_release);
+    *txn = NULL;
+    return cv__lmdb_rc(s, mrc, what);
 }
 
 /* Returns CV_ENOTFOUND where lmdb_key_make fails: a key that cannot be stored names no
@@ -478,6 +534,7 @@ static int lmdb_open(cv_store_t **out, const cv_store_opts_t *opts)
         rc = CV_ENOMEM;
         goto out;
     }
+    atomic_init(&s->commits, 0);
     s->base.ops = &cv__store_lmdb_ops;
     s->map_size = opts->map_size;
     rc = lmdb_mkdirs(opts->dir);

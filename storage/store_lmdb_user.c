@@ -1079,7 +1079,7 @@ static int run_txn(store_lmdb_t *s, cv__store_req_t *batch, cv__store_req_t *end
         }
         rc = apply(s, child, (ureq_t *)q, &value);
         if (rc == 0)
-            rc = cv__lmdb_commit(s, &child, "write (nested commit)");
+            rc = cv__lmdb_commit_nested(s, &child, "write (nested commit)");
         cv__lmdb_end(child);
         q->rc = rc;
         q->value = rc == 0 ? value : 0;
