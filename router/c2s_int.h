@@ -8,6 +8,7 @@
 #define CORVID_C2S_INT_H
 
 #include "corvid/jid.h"
+#include "corvid/offload.h"
 #include "corvid/sasl.h"
 #include "corvid/sessions.h"
 #include "corvid/server.h"
@@ -86,6 +87,17 @@ typedef struct cv_c2s_s {
     uint8_t initial_sent;
     char **directed;
     size_t ndirected;
+    /* Actor only. A stanza that changes stored data (a roster or subscription change, a
+       blocklist, vCard, private XML or password change, the first presence that collects
+       offline messages) waits for the disk, so the actor hands it to the offload pool
+       (store_job) instead of stalling its worker, and parks: stanzas handled meanwhile
+       queue in parked_head..parked_tail (linked through their mailbox nodes) until the
+       job's `resume` message comes back, so this session's stanzas keep their order. */
+    uint8_t parked;
+    cv_stanza_t *parked_head, *parked_tail;
+    cv_offload_job_t store_job;
+    cv_stanza_t *store_stanza; /* the stanza store_job routes */
+    cv_mpsc_node_t resume;
 } cv_c2s_t;
 
 /* c2s.c */

@@ -1,6 +1,7 @@
 /*
- * The offload pool: a mutex-protected FIFO and a condition variable. Jobs are rare (one
- * per password login) and each costs milliseconds, so a lock here is off every hot path.
+ * The offload pool: a mutex-protected FIFO and a condition variable. Jobs are rare (a
+ * password login, a stanza that changes stored data) and each costs up to milliseconds,
+ * so a lock here is off every hot path.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -75,6 +76,12 @@ void cv_offload_submit(cv_offload_t *o, cv_offload_job_t *j)
 {
     j->next = NULL;
     pthread_mutex_lock(&o->lock);
+    if (o->stopping && o->nthreads == 0) {
+        /* Stopped (the shut-down drain): nothing else runs, so the caller does the job. */
+        pthread_mutex_unlock(&o->lock);
+        finish(j);
+        return;
+    }
     if (o->tail)
         o->tail->next = j;
     else
@@ -95,7 +102,9 @@ void cv_offload_stop(cv_offload_t *o)
     /* The threads take what is queued before they see `stopping` with an empty queue. */
     for (unsigned i = 0; i < o->nthreads; i++)
         pthread_join(o->threads[i], NULL);
+    pthread_mutex_lock(&o->lock);
     o->nthreads = 0;
+    pthread_mutex_unlock(&o->lock);
 }
 
 void cv_offload_free(cv_offload_t *o)

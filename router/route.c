@@ -7,6 +7,7 @@
  * (deliver.c). Replies and errors to the sender take the same path back, so the sender's
  * stanzas are handled in order and its replies arrive in order.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "corvid/iq.h"
@@ -313,12 +314,12 @@ out:
     resources_release(&res);
 }
 
-void cv__route_actor(cv_actor_t *a, cv_mpsc_node_t *msg, unsigned self)
+/* Stamps the sender's full JID and routes st (then frees it). self is NULL off the
+   workers (the offload pool). */
+static void route_stanza(cv_c2s_t *s, cv_worker_t *self, cv_stanza_t *st)
 {
-    cv_c2s_t *s = cv__c2s_of_actor(a);
-    cv_stanza_t *st = cv_stanza_of_node(msg);
     cv_xml_node_t *root = cv_stanza_root(st);
-    route_t r = {s->srv, cv_net_worker(s->srv->net, self), s, root, NULL};
+    route_t r = {s->srv, self, s, root, NULL};
 
     /* RFC 6120 §8.1.2.1: the server stamps the sender's full JID, whatever it claimed. */
     if (cv_stanza_set_attr(st, root, "from", s->full) == 0) {
@@ -328,6 +329,122 @@ void cv__route_actor(cv_actor_t *a, cv_mpsc_node_t *msg, unsigned self)
         route(&r);
     }
     cv_stanza_free(st);
+}
+
+/*
+ * Whether routing st may wait for a write to the store (a group commit, hence an fsync):
+ * the stanzas whose handlers write per-user data or accounts. Reads never wait (LMDB
+ * snapshots), and the writes made for every stanza (last activity) are asynchronous.
+ * Erring towards "yes" only costs a trip through the offload pool.
+ */
+static int writes_store(cv_c2s_t *s, const cv_xml_node_t *st)
+{
+    static const char *const set_ns[] = {"jabber:iq:roster", "urn:xmpp:blocking",
+                                         "jabber:iq:private", "vcard-temp", CV_NS_REGISTER};
+    const char *type = cv_xml_attr(st, "type");
+    size_t n = 0;
+
+    if (!strcmp(st->name, "presence")) {
+        if (type)
+            return !strcmp(type, "subscribe") || !strcmp(type, "subscribed") ||
+                   !strcmp(type, "unsubscribe") || !strcmp(type, "unsubscribed");
+        /* Initial presence delivers, then deletes, the stored offline messages. */
+        return !s->initial_sent && !cv_xml_attr(st, "to") &&
+               cv_store_offline_count(s->srv->store, s->host, s->user, &n) == 0 && n > 0;
+    }
+    if (strcmp(st->name, "iq") != 0 || !type || strcmp(type, "set") != 0)
+        return 0;
+    const cv_xml_node_t *payload = cv_xml_first_element(st);
+    for (size_t i = 0; payload && i < sizeof set_ns / sizeof set_ns[0]; i++)
+        if (!strcmp(payload->ns, set_ns[i]))
+            return 1;
+    return 0;
+}
+
+static void store_job_run(cv_offload_job_t *j)
+{
+    cv_c2s_t *s = (cv_c2s_t *)((char *)j - offsetof(cv_c2s_t, store_job));
+    cv_stanza_t *st = s->store_stanza;
+
+    s->store_stanza = NULL;
+    route_stanza(s, NULL, st);
+}
+
+/* Wakes the parked actor; its scheduling takes a reference (actor_retain) before the
+   job's own goes. */
+static void store_job_done(cv_offload_job_t *j)
+{
+    cv_c2s_t *s = (cv_c2s_t *)((char *)j - offsetof(cv_c2s_t, store_job));
+
+    cv_sched_send(s->srv->sched, CV_SCHED_EXTERNAL, &s->actor, &s->resume);
+    cv__c2s_release(s);
+}
+
+static void park(cv_c2s_t *s, cv_stanza_t *st)
+{
+    cv_mpsc_node_t *n = cv_stanza_node(st);
+
+    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
+    if (s->parked_tail)
+        atomic_store_explicit(&cv_stanza_node(s->parked_tail)->next, n, memory_order_relaxed);
+    else
+        s->parked_head = st;
+    s->parked_tail = st;
+}
+
+static cv_stanza_t *unpark(cv_c2s_t *s)
+{
+    cv_stanza_t *st = s->parked_head;
+
+    if (st) {
+        cv_mpsc_node_t *next =
+            atomic_load_explicit(&cv_stanza_node(st)->next, memory_order_relaxed);
+        s->parked_head = next ? cv_stanza_of_node(next) : NULL;
+        if (!s->parked_head)
+            s->parked_tail = NULL;
+    }
+    return st;
+}
+
+/* Routes st here, or hands it to the offload pool and parks the actor. */
+static void handle_stanza(cv_c2s_t *s, cv_worker_t *self, cv_stanza_t *st)
+{
+    if (!writes_store(s, cv_stanza_root(st))) {
+        route_stanza(s, self, st);
+        return;
+    }
+    s->parked = 1;
+    s->store_stanza = st;
+    s->store_job.run = store_job_run;
+    s->store_job.done = store_job_done;
+    cv__c2s_hold(s); /* the job's, released by store_job_done */
+    if (s->srv->offload)
+        cv_offload_submit(s->srv->offload, &s->store_job);
+    else {
+        store_job_run(&s->store_job);
+        store_job_done(&s->store_job);
+    }
+}
+
+void cv__route_actor(cv_actor_t *a, cv_mpsc_node_t *msg, unsigned self)
+{
+    cv_c2s_t *s = cv__c2s_of_actor(a);
+    cv_worker_t *w = cv_net_worker(s->srv->net, self);
+    cv_stanza_t *st;
+
+    if (msg != &s->resume) {
+        st = cv_stanza_of_node(msg);
+        if (s->parked)
+            park(s, st);
+        else
+            handle_stanza(s, w, st);
+        return;
+    }
+    /* The store job is done: what queued behind it runs now, in order, until another
+       one parks the actor again. */
+    s->parked = 0;
+    while (!s->parked && (st = unpark(s)) != NULL)
+        handle_stanza(s, w, st);
 }
 
 void cv__route_actor_retain(cv_actor_t *a)

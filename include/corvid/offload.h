@@ -1,7 +1,8 @@
 /*
- * corvid/offload.h — a small pool of threads for work that must not run on a ring: CPU
- * work of milliseconds (deriving keys from a password for SASL PLAIN) that would stall
- * every connection of the ring it ran on.
+ * corvid/offload.h — a small pool of threads for work that must not run on a ring or a
+ * worker: CPU work of milliseconds (deriving keys from a password for SASL PLAIN) and
+ * waits for the disk (a stanza that changes stored data waits for its group commit),
+ * either of which would stall every connection and actor of the worker it ran on.
  *
  * Owns its threads and its queue; jobs belong to their submitters (the job struct is
  * embedded in the caller's object, so submitting allocates nothing). A job runs once on a
@@ -11,7 +12,8 @@
  * (for cv_net_post, the inbox's release/acquire), so no other synchronization is needed.
  *
  * Threads: cv_offload_create / cv_offload_stop / cv_offload_free: main. cv_offload_submit:
- * any thread, until cv_offload_stop has returned.
+ * any thread, until cv_offload_free; after cv_offload_stop it runs the job (and its done)
+ * on the caller's thread, which is what the shut-down drain needs.
  */
 #ifndef CORVID_OFFLOAD_H
 #define CORVID_OFFLOAD_H
@@ -32,8 +34,8 @@ struct cv_offload_job_s {
 /* Thread: main. Starts `threads` (at least 1) pool threads. Returns 0, CV_ENOMEM. */
 int cv_offload_create(cv_offload_t **out, unsigned threads);
 
-/* Thread: any, before cv_offload_stop returns. Queues j; its run and then its done
-   follow, in that order, exactly once each. */
+/* Thread: any. Queues j; its run and then its done follow, in that order, exactly once
+   each (on the caller's thread, before this returns, once the pool is stopped). */
 void cv_offload_submit(cv_offload_t *o, cv_offload_job_t *j);
 
 /* Thread: main. Runs every job still queued (and its done: a caller whose done posts to

@@ -190,3 +190,54 @@ async def test_directed_presence_and_unavailable_on_disconnect(ctx):
     r.abort()
     check(await settle(lambda: (ROMEO + '/orchard', 'unavailable') in j.pres),
           'juliet saw %s after romeo vanished' % j.pres)
+
+
+async def test_pipelined_store_writes_keep_their_order(ctx):
+    """Stanzas that write to the store (roster, vCard, private XML, subscriptions) are
+    routed off the worker while the session's later stanzas wait: everything a client
+    pipelines is answered in the order it was sent, and each read sees the writes sent
+    before it."""
+    from harness import NS_CLIENT, q, raw_connect, show
+    srv = await ctx.server(users=USERS)
+    r = await raw_connect(ctx, srv.tls_port, tls=True)
+    await r.open()
+    el = await r.auth_scram('SHA-256', 'romeo', USERS['romeo'])
+    check(el.tag.endswith('success'), 'login failed: %s' % show(el))
+    await r.bind('pipe')
+    roster, vcard, private = 'jabber:iq:roster', 'vcard-temp', 'jabber:iq:private'
+    sent, batch = [], []
+
+    def iq(id_, type_, body):
+        sent.append(id_)
+        batch.append("<iq type='%s' id='%s'>%s</iq>" % (type_, id_, body))
+    for i in range(30):
+        iq('set%d' % i, 'set', "<query xmlns='%s'><item jid='c%d@%s' name='n%d'/></query>"
+           % (roster, i, HOST, i))
+        if i % 10 == 9:  # reads and a chat-free ping between the writes
+            iq('get%d' % i, 'get', "<query xmlns='%s'/>" % roster)
+            iq('ping%d' % i, 'get', "<ping xmlns='urn:xmpp:ping'/>")
+    iq('vset', 'set', "<vCard xmlns='%s'><FN>Romeo M.</FN></vCard>" % vcard)
+    iq('vget', 'get', "<vCard xmlns='%s'/>" % vcard)
+    iq('pset', 'set', "<query xmlns='%s'><note xmlns='x:notes'>kept</note></query>" % private)
+    iq('pget', 'get', "<query xmlns='%s'><note xmlns='x:notes'/></query>" % private)
+    batch.append("<presence type='subscribe' to='%s'/>" % JULIET)
+    iq('after', 'get', "<query xmlns='%s'/>" % roster)
+    await r.send(''.join(batch))
+    got, answers = [], {}
+    while len(got) < len(sent):
+        el = await r.element()
+        if el.tag == q(NS_CLIENT, 'iq') and el.get('type') in ('result', 'error'):
+            check(el.get('type') == 'result', 'error answer: %s' % show(el))
+            got.append(el.get('id'))
+            answers[el.get('id')] = el
+    check(got == sent, 'answers out of order: %s' % got)
+    for i in (9, 19, 29):
+        items = answers['get%d' % i].findall('%s/%s' % (q(roster, 'query'), q(roster, 'item')))
+        check(len(items) == i + 1, 'roster get after %d sets saw %d items' % (i + 1, len(items)))
+    check(answers['vget'].findtext('%s/%s' % (q(vcard, 'vCard'), q(vcard, 'FN'))) == 'Romeo M.',
+          'vCard read did not see the write before it: %s' % show(answers['vget']))
+    check(answers['pget'].findtext('%s/{x:notes}note' % q(private, 'query')) == 'kept',
+          'private read did not see the write before it: %s' % show(answers['pget']))
+    items = answers['after'].findall('%s/%s' % (q(roster, 'query'), q(roster, 'item')))
+    asks = [it.get('ask') for it in items if it.get('jid') == JULIET]
+    check(asks == ['subscribe'], 'roster after the subscribe: juliet ask %s' % asks)

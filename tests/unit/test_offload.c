@@ -1,6 +1,6 @@
 /* The offload pool under contention: every job submitted from several threads runs once,
-   its done follows its run on the same thread with the run's writes visible, and stop
-   finishes what is still queued. */
+   its done follows its run on the same thread with the run's writes visible, stop
+   finishes what is still queued, and a submit after stop runs on the caller. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -95,10 +95,29 @@ static void test_stop_finishes_queue(void)
     cv_offload_free(pool);
 }
 
+/* After stop, a submit (the shut-down drain's) runs the job on the caller's thread before
+   it returns. */
+static void test_submit_after_stop_runs_inline(void)
+{
+    job_t late;
+    memset(&late, 0, sizeof late);
+    atomic_store(&runs, 0);
+    atomic_store(&dones, 0);
+    CHECK(cv_offload_create(&pool, 2) == 0);
+    cv_offload_stop(pool);
+    late.job.run = job_run;
+    late.job.done = job_done;
+    cv_offload_submit(pool, &late.job);
+    CHECK(atomic_load(&runs) == 1 && atomic_load(&dones) == 1);
+    CHECK(late.ran == 1 && late.done_ok && pthread_equal(late.runner, pthread_self()));
+    cv_offload_free(pool);
+}
+
 int main(void)
 {
     test_contention();
     test_stop_finishes_queue();
+    test_submit_after_stop_runs_inline();
     if (failures)
         printf("%d check(s) failed\n", failures);
     return failures ? 1 : 0;
