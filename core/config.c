@@ -71,6 +71,7 @@ static const cv_config_field_t cv_config_storage_fields[] = {
     {"data_dir", CF_DIR, CFG(data_dir), 0, 0, NULL, 0},
     {"lmdb_map_size", CF_SIZE, CFG(lmdb_map_size), MiB, SIZE_MAX > 16 * TiB ? 16 * TiB : SIZE_MAX,
      NULL, 0},
+    {"write_threads", CF_UINT, CFG(store_write_threads), 1, 256, NULL, 0},
     {NULL, 0, 0, 0, 0, NULL, 0},
 };
 
@@ -829,6 +830,7 @@ static void check_listeners(cv_config_check_t *ck, const cv__config_node_t *n)
 static void config_defaults(cv_config_t *c)
 {
     c->lmdb_map_size = GiB;
+    c->store_write_threads = 16;
     c->workers = 0;
     c->batch_wait_us = 200;
     c->direct_descriptors = -1;

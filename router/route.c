@@ -418,8 +418,8 @@ static void handle_stanza(cv_c2s_t *s, cv_worker_t *self, cv_stanza_t *st)
     s->store_job.run = store_job_run;
     s->store_job.done = store_job_done;
     cv__c2s_hold(s); /* the job's, released by store_job_done */
-    if (s->srv->offload)
-        cv_offload_submit(s->srv->offload, &s->store_job);
+    if (s->srv->store_jobs)
+        cv_offload_submit(s->srv->store_jobs, &s->store_job);
     else {
         store_job_run(&s->store_job);
         store_job_done(&s->store_job);

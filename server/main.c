@@ -123,6 +123,11 @@ static int run(const cv_config_t *cfg)
     rc = cv_offload_create(&srv.offload, cfg->workers);
     if (rc < 0)
         goto out;
+    /* Not the same pool: these jobs mostly sleep in a group commit, so there are more
+       threads than CPUs, and a burst of password checks must not hold roster writes. */
+    rc = cv_offload_create(&srv.store_jobs, cfg->store_write_threads);
+    if (rc < 0)
+        goto out;
     rc = cv_throttle_create(&srv.fail_by_ip, cfg->max_failures_per_ip);
     if (rc == 0)
         rc = cv_throttle_create(&srv.fail_by_account, cfg->max_failures_per_account);
@@ -158,9 +163,11 @@ static int run(const cv_config_t *cfg)
     int sig = wait_for_signal();
     cv_info("%s received: closing every stream", strsignal(sig));
     cv_net_stop(net);
-    /* Password checks still running finish and post their answers, which the drain
-       below runs (their connections are gone, so they only release the sessions). */
+    /* Password checks and store jobs still running finish and post their answers, which
+       the drain below runs (their connections are gone, so they only release the sessions;
+       a parked actor routes what waited behind its job, any new job running inline). */
     cv_offload_stop(srv.offload);
+    cv_offload_stop(srv.store_jobs);
     /* Work still queued (unavailable presence of the closed sessions, deliveries to them)
        runs now, so every session and stanza is released before the store closes. */
     while (cv_sched_drain(srv.sched) + cv_net_drain(net) > 0)
@@ -170,8 +177,10 @@ out:
     if (rc < 0)
         cv_error("cannot start: %s", cv_strerror(rc));
     cv_offload_stop(srv.offload); /* a no-op after a normal stop */
+    cv_offload_stop(srv.store_jobs);
     cv_net_destroy(net);
     cv_offload_free(srv.offload);
+    cv_offload_free(srv.store_jobs);
     cv_sessions_free(srv.sessions);
     cv_routes_free(srv.routes);
     cv_sched_free(srv.sched);

@@ -52,6 +52,8 @@ typedef struct cv_config_s {
     char *storage_backend; /* "lmdb" */
     char *data_dir;
     size_t lmdb_map_size;
+    /* Threads that route the stanzas waiting for a store write (corvid/offload.h). */
+    unsigned store_write_threads;
 
     unsigned workers;       /* resolved: never 0 */
     unsigned batch_wait_us; /* 0: a ring wakes on its first completion */

@@ -33,8 +33,10 @@ typedef struct cv_server_s {
     cv_sched_t *sched;              /* actors (sessions) on the worker pool */
     cv_net_t *net;                  /* the rings; set before they start */
     struct cv_offload_s *offload;   /* password checks off the rings; NULL: on the ring */
-    uint8_t secret[32];             /* random per process: keys fake SCRAM salts */
-    uint64_t started_ms;            /* cv_clock_ms() at start-up (uptime, XEP-0012) */
+    /* Stanzas that wait for a store write, off the workers; NULL: on the worker. */
+    struct cv_offload_s *store_jobs;
+    uint8_t secret[32];  /* random per process: keys fake SCRAM salts */
+    uint64_t started_ms; /* cv_clock_ms() at start-up (uptime, XEP-0012) */
 } cv_server_t;
 
 /* Thread: main. Fills ops with the C2S callbacks bound to srv (which must outlive the

@@ -72,6 +72,7 @@ static void check_defaults(const cv_config_t *c)
     CHECK(strcmp(c->storage_backend, "lmdb") == 0);
     CHECK(strcmp(c->data_dir, "data") == 0);
     CHECK(c->lmdb_map_size == (size_t)1 << 30);
+    CHECK(c->store_write_threads == 16);
     CHECK(c->workers >= 1);
     CHECK(c->batch_wait_us == 200);
     CHECK(c->max_stanza_size == 256 * 1024);
@@ -266,6 +267,8 @@ static void test_errors(void)
     /* Wrong types. */
     EXPECT_ERROR(HOSTS "batch_wait_us: 10001\n",
                  "t.yml:3: batch_wait_us: expected an integer from 0 to 10000, got \"10001\"\n");
+    EXPECT_ERROR(HOSTS "storage:\n  write_threads: 0\n",
+                 "t.yml:4: storage.write_threads: expected an integer from 1 to 256, got \"0\"\n");
     EXPECT_ERROR(HOSTS "workers: [1]\n",
                  "t.yml:3: workers: expected an integer from 0 to 1024, got a list\n");
     EXPECT_ERROR(HOSTS "limits: 5\n", "t.yml:3: limits: expected a map, got \"5\"\n");
