@@ -135,6 +135,36 @@ int cv_net_conn_write(cv_conn_t *c, const void *data, size_t len)
     return rc;
 }
 
+int cv_net_conn_write_pieces(cv_conn_t *c, const cv_net_piece_t *pieces, size_t n)
+{
+    size_t limit = c->w->net->opts.config->max_output_queue;
+    size_t total = 0;
+    int rc = 0;
+
+    if (c->peer_gone)
+        return CV_ECLOSED;
+    for (size_t i = 0; i < n; i++)
+        total += pieces[i].len;
+    if (c->out.len + total > limit)
+        return CV_ELIMIT;
+    if (!c->tls) {
+        rc = cv_buf_reserve(&c->out, total); /* then no append below can fail */
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            rc = cv_buf_append(&c->out, pieces[i].data, pieces[i].len);
+        cv__net_conn_mark_dirty(c);
+        return rc;
+    }
+    if (n == 1)
+        return cv_net_conn_write(c, pieces[0].data, pieces[0].len);
+    /* One record rather than one per piece: join them in the worker's scratch buffer. */
+    cv_buf_clear(&c->w->joined);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = cv_buf_append(&c->w->joined, pieces[i].data, pieces[i].len);
+    if (rc == 0)
+        rc = cv_net_conn_write(c, c->w->joined.data, c->w->joined.len);
+    return rc;
+}
+
 int cv_net_conn_start_tls(cv_conn_t *c)
 {
     cv_tls_ctx_t *ctx = c->w->net->opts.tls;

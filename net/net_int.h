@@ -101,6 +101,7 @@ struct cv_worker_s {
     uint64_t stop_deadline_ms;
     unsigned batch_wait_us; /* 0: wake on the first completion */
     cv_buf_t plain;         /* scratch: plaintext decrypted from one receive */
+    cv_buf_t joined;        /* scratch: pieces joined for one TLS record */
     char peer_text[64];
 };
 

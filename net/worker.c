@@ -695,6 +695,7 @@ void cv_net_destroy(cv_net_t *net)
         free(w->bufs);
         free(w->free_slots);
         cv_buf_free(&w->plain);
+        cv_buf_free(&w->joined);
     }
     free(net->workers);
     free(net);

@@ -14,7 +14,13 @@ static void send_features(cv_c2s_t *s);
 
 int cv__c2s_write(cv_c2s_t *s, const char *data, size_t len)
 {
-    int rc = cv_net_conn_write(s->conn, data, len);
+    cv_net_piece_t piece = {data, len};
+    return cv__c2s_write_pieces(s, &piece, 1);
+}
+
+int cv__c2s_write_pieces(cv_c2s_t *s, const cv_net_piece_t *pieces, size_t n)
+{
+    int rc = cv_net_conn_write_pieces(s->conn, pieces, n);
     if (rc == CV_ELIMIT) {
         /* The peer does not read what we send it: memory must not grow for it. */
         cv_info("c2s %s: output queue full, closing", cv_net_conn_peer(s->conn));

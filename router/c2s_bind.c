@@ -20,6 +20,25 @@ static int generate_resource(char *out, size_t cap)
     return 0;
 }
 
+/* Prepares s->to_attr from s->full. Returns 0 or CV_ENOMEM. */
+static int make_to_attr(cv_c2s_t *s)
+{
+    cv_buf_t b = CV_BUF_INIT;
+    int rc = cv_buf_append_str(&b, " to='");
+
+    if (rc == 0)
+        rc = cv_xml_escape_append(&b, s->full, strlen(s->full));
+    if (rc == 0)
+        rc = cv_buf_append_str(&b, "'");
+    if (rc < 0) {
+        cv_buf_free(&b);
+        return rc;
+    }
+    s->to_attr = b.data; /* takes the buffer's memory */
+    s->to_attr_len = b.len;
+    return 0;
+}
+
 int cv__c2s_bind_resource(cv_c2s_t *s, const char *resource, cv_stanza_err_t *err)
 {
     char generated[32];
@@ -44,10 +63,14 @@ int cv__c2s_bind_resource(cv_c2s_t *s, const char *resource, cv_stanza_err_t *er
         return rc;
     }
     s->full = full.data; /* takes the buffer's memory */
-    rc = cv__c2s_sessions_bind(s);
+    rc = make_to_attr(s);
+    if (rc == 0)
+        rc = cv__c2s_sessions_bind(s);
     if (rc < 0) {
         free(s->full);
         s->full = NULL;
+        free(s->to_attr);
+        s->to_attr = NULL;
         cv_jid_free(&s->jid);
         *err = rc == CV_EEXIST ? CV_STE_CONFLICT : CV_STE_RESOURCE_CONSTRAINT;
         return rc;

@@ -54,11 +54,15 @@ typedef struct cv_c2s_s {
     const char *host; /* the served host the client addressed (points into config) */
     char stream_id[24];
     cv_sasl_env_t sasl_env;
-    cv_sasl_t *sasl;       /* an exchange in progress */
-    char *sasl_user;       /* normalized username the lookup saw last */
-    char *user;            /* normalized localpart after authentication */
-    cv_jid_t jid;          /* full JID once bound */
-    char *full;            /* the same as text, for stamping 'from' (set at bind, then constant) */
+    cv_sasl_t *sasl; /* an exchange in progress */
+    char *sasl_user; /* normalized username the lookup saw last */
+    char *user;      /* normalized localpart after authentication */
+    cv_jid_t jid;    /* full JID once bound */
+    char *full;      /* the same as text, for stamping 'from' (set at bind, then constant) */
+    /* " to='<full, escaped>'": what deliveries insert into a stanza that has no 'to'
+       (set at bind, then constant). */
+    char *to_attr;
+    size_t to_attr_len;
     cv_sess_entry_t entry; /* in srv->sessions while bound */
     /* Posted to this session's ring to end it from elsewhere (replaced by a new bind, the
        account cancelled); close_cond is the stream error, CV_SE_NONE for a plain close. */
@@ -108,6 +112,8 @@ void cv__c2s_resume(cv_c2s_t *s, int rc);
 /* Writes raw XML; on a full output queue the stream ends. Returns 0 or -CV_E*. */
 int cv__c2s_write(cv_c2s_t *s, const char *data, size_t len);
 int cv__c2s_write_buf(cv_c2s_t *s, const cv_buf_t *b);
+/* The same for pieces of one stanza: all are queued or none (cv_net_conn_write_pieces). */
+int cv__c2s_write_pieces(cv_c2s_t *s, const cv_net_piece_t *pieces, size_t n);
 /* Serializes st (a stanza in jabber:client) and writes it. */
 int cv__c2s_send_stanza(cv_c2s_t *s, const cv_xml_node_t *st);
 /* Writes the stream error (and our header first if none went out yet), then closes. */

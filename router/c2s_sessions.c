@@ -33,6 +33,7 @@ void cv__c2s_release(cv_c2s_t *s)
         cv__presence_free(s);
         free(s->user);
         free(s->full);
+        free(s->to_attr);
         cv_jid_free(&s->jid);
         free(s);
     }

@@ -34,9 +34,24 @@ struct cv_payload_s {
     uint8_t offline_ok;
     atomic_int offline_done;
     delivery_t first;
+    /* The stanza has no 'to': each recipient's full JID goes in at data[to_at] (right
+       after the element name; RFC 6120 §8.1.1.1 wants a stanza with one recipient to
+       name it). 0: it has one, the bytes go out as they are. */
+    size_t to_at;
     size_t len;
     char data[];
 };
+
+/* Where an attribute can go in data, the serialized element `name`: right after "<name".
+   0 if the bytes do not start that way (then nothing is inserted). */
+static size_t to_offset(const char *data, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+
+    if (len < n + 2 || data[0] != '<' || memcmp(data + 1, name, n) != 0)
+        return 0;
+    return strchr(" />", data[n + 1]) && data[n + 1] ? n + 1 : 0;
+}
 
 int cv__payload_new(const cv_xml_node_t *node, cv_payload_t **out)
 {
@@ -58,6 +73,7 @@ int cv__payload_new(const cv_xml_node_t *node, cv_payload_t **out)
     atomic_init(&p->offline_done, 0);
     p->offline_ok = 0;
     p->len = b.len - hdr;
+    p->to_at = cv_xml_attr(node, "to") ? 0 : to_offset(p->data, p->len, node->name);
     *out = p;
     return 0;
 }
@@ -71,6 +87,7 @@ int cv__payload_from_bytes(const void *data, size_t len, cv_payload_t **out)
     atomic_init(&p->first_used, 0);
     atomic_init(&p->offline_done, 0);
     p->offline_ok = 0;
+    p->to_at = 0;
     memcpy(p->data, data, len);
     p->data[len] = '\0';
     p->len = len;
@@ -91,6 +108,17 @@ void cv__payload_release(cv_payload_t *p)
         free(p);
 }
 
+/* Appends p to target's output, naming target in a stanza that had no 'to'. */
+static int write_payload(cv_c2s_t *target, const cv_payload_t *p)
+{
+    if (!p->to_at || !target->to_attr)
+        return cv__c2s_write(target, p->data, p->len);
+    cv_net_piece_t pieces[3] = {{p->data, p->to_at},
+                                {target->to_attr, target->to_attr_len},
+                                {p->data + p->to_at, p->len - p->to_at}};
+    return cv__c2s_write_pieces(target, pieces, 3);
+}
+
 /* Runs on the target's ring. */
 static void delivery_run(cv_net_task_t *t, cv_worker_t *w)
 {
@@ -101,7 +129,7 @@ static void delivery_run(cv_net_task_t *t, cv_worker_t *w)
     /* A session that closed after the router chose it is treated as gone (RFC 6121
        §8.5.3.2): a chat or normal message goes to offline storage, the rest is dropped. */
     if (target->conn && target->phase == CV_C2S_BOUND)
-        (void)cv__c2s_write(target, p->data, p->len);
+        (void)write_payload(target, p);
     else if (p->offline_ok && target->routed && atomic_exchange(&p->offline_done, 1) == 0)
         cv__offline_store_bytes(target->srv, target->host, target->user, p->data, p->len);
     cv__c2s_release(target);

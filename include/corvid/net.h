@@ -107,6 +107,13 @@ cv_worker_t *cv_net_conn_worker(const cv_conn_t *c);
    loop turn leaves in one send. Returns 0, or -CV_ELIMIT when the output queue would pass
    limits.max_output_queue (the caller closes the stream; the bytes are not queued). */
 int cv_net_conn_write(cv_conn_t *c, const void *data, size_t len);
+/* The same for pieces that form one whole (a stanza with an attribute spliced in): all of
+   them are queued or, past the limit, none; under TLS they become one record. */
+typedef struct cv_net_piece_s {
+    const void *data;
+    size_t len;
+} cv_net_piece_t;
+int cv_net_conn_write_pieces(cv_conn_t *c, const cv_net_piece_t *pieces, size_t n);
 /* Starts server-side TLS on a plaintext connection (STARTTLS after <proceed/> was
    queued: those bytes still leave in the clear). Any plaintext the peer already sent
    after <starttls/> is discarded (it must not be trusted, RFC 6120 §5.4.3.3).

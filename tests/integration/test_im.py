@@ -241,3 +241,37 @@ async def test_pipelined_store_writes_keep_their_order(ctx):
     items = answers['after'].findall('%s/%s' % (q(roster, 'query'), q(roster, 'item')))
     asks = [it.get('ask') for it in items if it.get('jid') == JULIET]
     check(asks == ['subscribe'], 'roster after the subscribe: juliet ask %s' % asks)
+
+
+async def test_presence_names_each_recipient(ctx):
+    """Presence the server fans out (broadcast to the account's resources and contacts,
+    the presence of resources already online) carries each recipient's full JID in 'to'
+    (RFC 6120 §8.1.1.1), escaped where the resource needs it."""
+    from harness import NS_CLIENT, q, raw_connect, show
+    srv = await ctx.server(users=USERS)
+
+    async def session(resource):
+        r = await raw_connect(ctx, srv.starttls_port)
+        await r.open()
+        await r.starttls()
+        await r.open()
+        el = await r.auth_scram('SHA-256', 'romeo', USERS['romeo'])
+        check(el.tag.endswith('success'), 'login failed: %s' % show(el))
+        await r.bind(resource)
+        return r
+
+    async def presence_from(r, frm):
+        while True:
+            el = await r.element()
+            if el.tag == q(NS_CLIENT, 'presence') and el.get('from') == frm:
+                return el
+    a = await session('a')
+    await a.send('<presence/>')
+    mine = await presence_from(a, ROMEO + '/a')
+    check(mine.get('to') == ROMEO + '/a', 'own presence came back with to=%r' % mine.get('to'))
+    b = await session("b&amp;'q")  # the bind helper sends it as is
+    await b.send('<presence><show>away</show></presence>')
+    at_a = await presence_from(a, ROMEO + "/b&'q")
+    check(at_a.get('to') == ROMEO + '/a', 'broadcast to a has to=%r' % at_a.get('to'))
+    at_b = await presence_from(b, ROMEO + '/a')
+    check(at_b.get('to') == ROMEO + "/b&'q", "a's presence at b has to=%r" % at_b.get('to'))
