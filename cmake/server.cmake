@@ -7,7 +7,7 @@ add_library(cv_sched STATIC router/deque.c router/sched.c router/sessions.c rout
             router/rules.c router/routes.c router/offload.c)
 target_link_libraries(cv_sched PUBLIC cv_jid cv_core Threads::Threads)
 
-add_library(cv_router STATIC router/c2s.c router/c2s_auth.c router/c2s_bind.c
+add_library(cv_router STATIC router/c2s.c router/c2s_auth.c router/c2s_bind.c router/c2s_job.c
             router/c2s_sessions.c router/mod_register.c router/route.c router/deliver.c
             router/iq.c router/mod_disco.c router/mod_roster.c router/presence.c
             router/offline.c router/mod_version.c router/mod_time.c router/mod_last.c

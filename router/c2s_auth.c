@@ -239,49 +239,36 @@ static int sasl_answer(cv_c2s_t *s, int rc, cv_buf_t *out, cv_sasl_failure_t fai
 }
 
 /*
- * A SASL PLAIN step derives keys from the password (milliseconds of CPU): it runs on the
- * offload pool so the ring keeps serving its other connections. The job holds a reference
- * on the session; until it is back the session's input is held (auth_pending).
+ * A SASL PLAIN step derives keys from the password (milliseconds of CPU): it runs as a
+ * c2s job (c2s_job.c) so the ring keeps serving its other connections.
  */
 typedef struct plain_job_s {
-    cv_offload_job_t job;
-    cv_net_task_t back; /* runs plain_job_done on the session's ring */
-    cv_c2s_t *s;
+    cv__c2s_job_t base; /* first member */
     cv_buf_t in, out;
     cv_sasl_failure_t fail;
     int rc;
 } plain_job_t;
 
-static void plain_job_run(cv_offload_job_t *j)
+static void plain_work(cv__c2s_job_t *j)
 {
-    plain_job_t *pj = (plain_job_t *)((char *)j - offsetof(plain_job_t, job));
-    pj->rc = cv_sasl_step(pj->s->sasl, (const uint8_t *)(pj->in.data ? pj->in.data : ""),
-                          pj->in.len, &pj->out, &pj->fail);
+    plain_job_t *pj = (plain_job_t *)j;
+    /* The session's sasl is the job's while it runs (auth_pending keeps others off it). */
+    pj->rc = cv_sasl_step(j->s->sasl, (const uint8_t *)(pj->in.data ? pj->in.data : ""), pj->in.len,
+                          &pj->out, &pj->fail);
 }
 
-static void plain_job_post(cv_offload_job_t *j)
+static int plain_finish(cv__c2s_job_t *j)
 {
-    plain_job_t *pj = (plain_job_t *)((char *)j - offsetof(plain_job_t, job));
-    cv_net_post(NULL, pj->s->worker, &pj->back);
+    plain_job_t *pj = (plain_job_t *)j;
+    return sasl_answer(j->s, pj->rc, &pj->out, pj->fail);
 }
 
-static void plain_job_done(cv_net_task_t *t, cv_worker_t *w)
+static void plain_free(cv__c2s_job_t *j)
 {
-    plain_job_t *pj = (plain_job_t *)((char *)t - offsetof(plain_job_t, back));
-    cv_c2s_t *s = pj->s;
-    CV_UNUSED(w);
-    s->auth_pending = 0;
-    if (s->conn && s->phase != CV_C2S_CLOSED) {
-        cv__c2s_resume(s, sasl_answer(s, pj->rc, &pj->out, pj->fail));
-    } else {
-        /* The connection went while the check ran: its close left this to us. */
-        cv__c2s_auth_free(s);
-        cv_buf_free(&s->held);
-    }
+    plain_job_t *pj = (plain_job_t *)j;
     cv_buf_free_wiped(&pj->in);
     cv_buf_free_wiped(&pj->out);
     free(pj);
-    cv__c2s_release(s);
 }
 
 /* Hands the step to the offload pool; takes over *in. Returns 1 (pause) or <0. */
@@ -290,17 +277,12 @@ static int sasl_step_offload(cv_c2s_t *s, cv_buf_t *in)
     plain_job_t *pj = calloc(1, sizeof *pj);
     if (!pj)
         return auth_failed(s, CV_SASL_FAIL_TEMPORARY_AUTH_FAILURE, NULL);
-    pj->s = s;
     pj->in = *in;
     *in = (cv_buf_t)CV_BUF_INIT;
-    pj->job.run = plain_job_run;
-    pj->job.done = plain_job_post;
-    pj->back.run = plain_job_done;
-    cv__c2s_hold(s);
-    s->auth_pending = 1;
-    s->pause = CV_C2S_PAUSE_AUTH;
-    cv_offload_submit(s->srv->offload, &pj->job);
-    return 1;
+    pj->base.work = plain_work;
+    pj->base.finish = plain_finish;
+    pj->base.free = plain_free;
+    return cv__c2s_job_start(s, &pj->base);
 }
 
 static int sasl_step(cv_c2s_t *s, const cv_xml_node_t *el)
@@ -417,36 +399,113 @@ static int child_text(const cv_xml_node_t *q, const char *name, cv_buf_t *out)
     return cv__child_text(q, name, NULL, out);
 }
 
-/* Checks username/password of a legacy login. Returns 0, or the stanza error to send. */
-static int legacy_verify(cv_c2s_t *s, const char *username, const char *password,
-                         cv_stanza_err_t *err)
+/* A legacy login whose password is being checked off the ring. */
+typedef struct legacy_job_s {
+    cv__c2s_job_t base; /* first member */
+    cv_scram_cred_t cred;
+    cv_buf_t password;
+    char resource[CV_JID_PART_MAX + 1];
+    cv_stanza_t *request;
+    int rc;
+} legacy_job_t;
+
+static void legacy_work(cv__c2s_job_t *j)
+{
+    legacy_job_t *lj = (legacy_job_t *)j;
+    lj->rc = cv_scram_cred_verify_password(&lj->cred, lj->password.data ? lj->password.data : "");
+}
+
+/* Counts a failed legacy login against the peer and the account. */
+static void legacy_failed(cv_c2s_t *s, const char *user)
+{
+    uint64_t now = cv_clock_ms();
+    cv_throttle_fail(s->srv->fail_by_ip, cv_net_conn_peer(s->conn), now);
+    cv_throttle_fail(s->srv->fail_by_account, user, now);
+}
+
+static int legacy_finish(cv__c2s_job_t *j)
+{
+    legacy_job_t *lj = (legacy_job_t *)j;
+    cv_c2s_t *s = j->s;
+    const cv_xml_node_t *iq = cv_stanza_root(lj->request);
+    cv_stanza_err_t err = CV_STE_INTERNAL_SERVER_ERROR;
+    int rc = lj->rc;
+
+    if (rc == CV_EAUTH) {
+        legacy_failed(s, s->sasl_user);
+        err = CV_STE_NOT_AUTHORIZED;
+    }
+    if (rc == 0) {
+        s->user = s->sasl_user;
+        s->sasl_user = NULL;
+        s->authenticated = 1;
+        rc = cv__c2s_bind_resource(s, lj->resource, &err);
+    }
+    if (rc == 0) {
+        cv_info("c2s %s: legacy authentication as %s@%s", cv_net_conn_peer(s->conn), s->user,
+                s->host);
+        rc = cv__c2s_iq_result(s, iq);
+    } else {
+        rc = cv__c2s_stanza_error(s, iq, err, NULL);
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+static void legacy_free(cv__c2s_job_t *j)
+{
+    legacy_job_t *lj = (legacy_job_t *)j;
+    memset(&lj->cred, 0, sizeof lj->cred);
+    cv_buf_free_wiped(&lj->password);
+    cv_stanza_free(lj->request);
+    free(lj);
+}
+
+/*
+ * Looks up the account of a legacy login and starts the password check off the ring.
+ * Returns 1 (the check runs; the job answers), or a code with *err the stanza error.
+ * Takes over *password when it returns 1.
+ */
+static int legacy_start(cv_c2s_t *s, const cv_xml_node_t *iq, const char *username,
+                        cv_buf_t *password, const char *resource, cv_stanza_err_t *err)
 {
     char user[CV_JID_PART_MAX + 1];
-    cv_scram_cred_t cred;
+    legacy_job_t *lj = NULL;
     uint64_t now = cv_clock_ms();
-    const char *peer = cv_net_conn_peer(s->conn);
     int rc;
 
     *err = CV_STE_NOT_AUTHORIZED;
     if (cv_jid_prep_local(username, user, sizeof user) < 0)
         return CV_EAUTH;
-    if (cv_throttle_check(s->srv->fail_by_ip, peer, now) < 0 ||
+    if (cv_throttle_check(s->srv->fail_by_ip, cv_net_conn_peer(s->conn), now) < 0 ||
         cv_throttle_check(s->srv->fail_by_account, user, now) < 0) {
         *err = CV_STE_RESOURCE_CONSTRAINT;
         return CV_ELIMIT;
     }
-    rc = sasl_lookup(s, user, &cred);
-    if (rc == 0)
-        rc = cv_scram_cred_verify_password(&cred, password);
-    memset(&cred, 0, sizeof cred);
-    if (rc == CV_ENOTFOUND || rc == CV_EAUTH) {
-        cv_throttle_fail(s->srv->fail_by_ip, cv_net_conn_peer(s->conn), now);
-        cv_throttle_fail(s->srv->fail_by_account, user, now);
-        return CV_EAUTH;
-    }
-    if (rc < 0)
+    lj = calloc(1, sizeof *lj);
+    if (!lj) {
         *err = CV_STE_INTERNAL_SERVER_ERROR;
-    return rc;
+        return CV_ENOMEM;
+    }
+    rc = sasl_lookup(s, user, &lj->cred);
+    if (rc == 0)
+        rc = cv__reply_request_copy(iq, &lj->request);
+    if (rc < 0) {
+        if (rc == CV_ENOTFOUND) {
+            legacy_failed(s, user); /* as for a wrong password: nothing tells them apart */
+            rc = CV_EAUTH;
+        } else {
+            *err = rc == CV_ELIMIT ? CV_STE_RESOURCE_CONSTRAINT : CV_STE_INTERNAL_SERVER_ERROR;
+        }
+        legacy_free(&lj->base);
+        return rc;
+    }
+    lj->password = *password;
+    *password = (cv_buf_t)CV_BUF_INIT;
+    snprintf(lj->resource, sizeof lj->resource, "%s", resource);
+    lj->base.work = legacy_work;
+    lj->base.finish = legacy_finish;
+    lj->base.free = legacy_free;
+    return cv__c2s_job_start(s, &lj->base);
 }
 
 int cv__c2s_legacy_auth(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *query)
@@ -474,26 +533,14 @@ int cv__c2s_legacy_auth(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_
         rc = CV_EINVAL; /* XEP-0078 §3: not-acceptable for missing fields */
         goto reply;
     }
-    rc = legacy_verify(s, username.data, password.data, &err);
-    if (rc == 0) {
-        s->user = s->sasl_user;
-        s->sasl_user = NULL;
-        s->authenticated = 1;
-        rc = cv__c2s_bind_resource(s, res, &err);
-    }
-    if (rc == 0) {
-        cv_info("c2s %s: legacy authentication as %s@%s", cv_net_conn_peer(s->conn), s->user,
-                s->host);
-        rc = cv__c2s_iq_result(s, iq);
-        goto out;
-    }
+    rc = legacy_start(s, iq, username.data ? username.data : "", &password, res, &err);
+    if (rc == 1)
+        goto out; /* the job answers */
 reply:
-    rc = cv__c2s_stanza_error(s, iq, err, NULL);
+    rc = cv__c2s_stanza_error(s, iq, err, NULL) < 0 ? -1 : 0;
 out:
     cv_buf_free(&username);
-    if (password.data)
-        memset(password.data, 0, password.len);
-    cv_buf_free(&password);
+    cv_buf_free_wiped(&password);
     cv_buf_free(&resource);
-    return rc < 0 ? -1 : 0;
+    return rc;
 }

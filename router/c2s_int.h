@@ -129,6 +129,27 @@ int cv__c2s_iq_result(cv_c2s_t *s, const cv_xml_node_t *iq);
 /* Whether TLS is still required before anything but <starttls/>. */
 int cv__c2s_tls_pending(const cv_c2s_t *s);
 
+/* c2s_job.c: a slow step of negotiation (password check or derivation, account creation)
+   run off the ring. The caller embeds the job in its own allocation and fills in work,
+   finish and free; job, back and s belong to c2s_job.c. */
+typedef struct cv__c2s_job_s cv__c2s_job_t;
+struct cv__c2s_job_s {
+    cv_offload_job_t job;
+    cv_net_task_t back;
+    cv_c2s_t *s;
+    /* Pool thread: the slow part. Touches only the job (and thread-safe services such as
+       the store), never the connection, the parser or the session's SASL state. */
+    void (*work)(cv__c2s_job_t *j);
+    /* Session's ring, connection still open: the answer. Returns what a stanza handler
+       returns (<0: the stream ends). */
+    int (*finish)(cv__c2s_job_t *j);
+    /* Session's ring, always, last: frees the job (wiping any secret in it). */
+    void (*free)(cv__c2s_job_t *j);
+};
+/* Thread: session's ring, inside a stanza handler. Starts j: the parser pauses and later
+   input is held until finish ran. Returns 1 (what a handler returns to pause). */
+int cv__c2s_job_start(cv_c2s_t *s, cv__c2s_job_t *j);
+
 /* c2s_auth.c */
 void cv__c2s_auth_init(cv_c2s_t *s);
 /* Appends <mechanisms/> (and channel-binding info) to features. */

@@ -58,19 +58,91 @@ out:
 }
 
 /* Derives and encodes credentials for password. Returns 0 or -CV_E*. */
-static int make_cred(cv_c2s_t *s, const char *password, cv_buf_t *blob)
+static int make_cred(cv_server_t *srv, const char *password, cv_buf_t *blob)
 {
     cv_scram_cred_t cred;
-    int rc = cv_scram_cred_derive(&cred, password, s->srv->config->scram_iterations, NULL, 0);
+    int rc = cv_scram_cred_derive(&cred, password, srv->config->scram_iterations, NULL, 0);
     if (rc == 0)
         rc = cv_scram_cred_encode(&cred, blob);
     memset(&cred, 0, sizeof cred);
     return rc;
 }
 
+/* A registration whose credentials are derived and stored off the ring (c2s_job.c): two
+   PBKDF2 runs and an account commit (an fsync) would stall every stream of the ring. */
+typedef struct register_job_s {
+    cv__c2s_job_t base; /* first member */
+    cv_server_t *srv;
+    const char *host;
+    char user[CV_JID_PART_MAX + 1];
+    cv_buf_t password;
+    cv_stanza_t *request; /* id and 'to' of the iq, for the answer */
+    int rc;
+} register_job_t;
+
+static void register_work(cv__c2s_job_t *j)
+{
+    register_job_t *rj = (register_job_t *)j;
+    cv_buf_t blob = CV_BUF_INIT;
+
+    rj->rc = make_cred(rj->srv, rj->password.data ? rj->password.data : "", &blob);
+    if (rj->rc == 0)
+        rj->rc = cv_store_account_create(rj->srv->store, rj->host, rj->user, blob.data, blob.len);
+    wipe(&blob);
+}
+
+static int register_finish(cv__c2s_job_t *j)
+{
+    register_job_t *rj = (register_job_t *)j;
+    cv_c2s_t *s = j->s;
+    const cv_xml_node_t *iq = cv_stanza_root(rj->request);
+    int rc;
+
+    if (rj->rc == 0) {
+        cv_info("c2s %s: registered %s@%s", cv_net_conn_peer(s->conn), rj->user, s->host);
+        rc = cv__c2s_iq_result(s, iq);
+    } else if (rj->rc == CV_EEXIST) {
+        rc = cv__c2s_stanza_error(s, iq, CV_STE_CONFLICT, "that username is taken");
+    } else {
+        rc = cv__c2s_stanza_error(s, iq, CV_STE_INTERNAL_SERVER_ERROR, NULL);
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+static void register_free(cv__c2s_job_t *j)
+{
+    register_job_t *rj = (register_job_t *)j;
+    wipe(&rj->password);
+    cv_stanza_free(rj->request);
+    free(rj);
+}
+
+/* Takes over *password when it returns 1 (the job answers). */
+static int register_start(cv_c2s_t *s, const cv_xml_node_t *iq, const char *user,
+                          cv_buf_t *password)
+{
+    register_job_t *rj = calloc(1, sizeof *rj);
+    int rc = rj ? cv__reply_request_copy(iq, &rj->request) : CV_ENOMEM;
+
+    if (rc < 0) {
+        if (rj)
+            register_free(&rj->base);
+        return rc;
+    }
+    rj->srv = s->srv;
+    rj->host = s->host;
+    snprintf(rj->user, sizeof rj->user, "%s", user);
+    rj->password = *password;
+    *password = (cv_buf_t)CV_BUF_INIT;
+    rj->base.work = register_work;
+    rj->base.finish = register_finish;
+    rj->base.free = register_free;
+    return cv__c2s_job_start(s, &rj->base);
+}
+
 static int create_account(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *q)
 {
-    cv_buf_t username = CV_BUF_INIT, password = CV_BUF_INIT, blob = CV_BUF_INIT;
+    cv_buf_t username = CV_BUF_INIT, password = CV_BUF_INIT;
     char user[CV_JID_PART_MAX + 1];
     cv_stanza_err_t err = CV_STE_NOT_ACCEPTABLE;
     const char *why = "username and password are required";
@@ -85,27 +157,16 @@ static int create_account(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_nod
     why = "the password is too short";
     if (password.len < s->srv->config->min_password_length)
         goto error;
-    why = NULL;
+    rc = register_start(s, iq, user, &password);
+    if (rc == 1)
+        goto out; /* the job answers */
     err = CV_STE_INTERNAL_SERVER_ERROR;
-    if (make_cred(s, password.data, &blob) < 0)
-        goto error;
-    rc = cv_store_account_create(s->srv->store, s->host, user, blob.data, blob.len);
-    if (rc == CV_EEXIST) {
-        err = CV_STE_CONFLICT;
-        why = "that username is taken";
-        goto error;
-    }
-    if (rc < 0)
-        goto error;
-    cv_info("c2s %s: registered %s@%s", cv_net_conn_peer(s->conn), user, s->host);
-    rc = cv__c2s_iq_result(s, iq);
-    goto out;
+    why = NULL;
 error:
     rc = cv__c2s_stanza_error(s, iq, err, why);
 out:
     cv_buf_free(&username);
     wipe(&password);
-    wipe(&blob);
     return rc;
 }
 
@@ -128,7 +189,7 @@ static int change_password(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_no
         goto error;
     why = NULL;
     err = CV_STE_INTERNAL_SERVER_ERROR;
-    if (make_cred(s, password.data, &blob) < 0 ||
+    if (make_cred(s->srv, password.data, &blob) < 0 ||
         cv_store_account_set_cred(s->srv->store, s->host, user, blob.data, blob.len) < 0)
         goto error;
     /* This runs in the session's actor, maybe on another ring: the connection is not

@@ -62,3 +62,20 @@ int cv__child_text(const cv_xml_node_t *n, const char *name, const char *ns, cv_
         rc = cv_buf_append_str(out, "");
     return rc;
 }
+
+int cv__reply_request_copy(const cv_xml_node_t *req, cv_stanza_t **out)
+{
+    static const char *const kept[] = {"id", "type", "from", "to"};
+    int rc = cv_stanza_new(out, req->name, req->ns);
+
+    for (size_t i = 0; rc == 0 && i < sizeof kept / sizeof kept[0]; i++) {
+        const char *v = cv_xml_attr(req, kept[i]);
+        if (v)
+            rc = cv_stanza_set_attr(*out, cv_stanza_root(*out), kept[i], v);
+    }
+    if (rc < 0) {
+        cv_stanza_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}

@@ -12,6 +12,9 @@
 /* A reply to req: same element name and id, the given type, 'from' = req's 'to' and
    'to' = req's 'from' (each only when present). *out is the caller's. */
 int cv__reply_new(const cv_xml_node_t *req, const char *type, cv_stanza_t **out);
+/* A copy of what a reply to the request req needs (its name, id, type, 'from' and 'to';
+   no children), to answer after the parser's tree is gone. *out is the caller's. */
+int cv__reply_request_copy(const cv_xml_node_t *req, cv_stanza_t **out);
 /* An error reply to req with cond (and its default type), an optional <text/>, and an
    optional application-specific condition element app_name in app_ns. */
 int cv__reply_error(const cv_xml_node_t *req, cv_stanza_err_t cond, const char *text,

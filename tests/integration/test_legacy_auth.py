@@ -74,3 +74,26 @@ async def test_legacy_auth_off_by_default(ctx):
         cond, _, _ = await r.expect_stream_error()
         check(cond == 'not-authorized', 'legacy auth with the feature off: stream error %s'
               % cond)
+
+
+async def test_legacy_auth_check_off_the_ring_holds_pipelined_input(ctx):
+    """The password check of a legacy login runs off the ring: a ping pipelined behind the
+    auth request waits for it and is answered after it, by the bound session; a client
+    that vanishes mid-check leaves the server serving."""
+    srv = await ctx.server(users=USERS, sets={'auth.legacy_iq_auth': 'true'})
+    r = await raw_connect(ctx, srv.tls_port, tls=True)
+    await r.open()
+    await r.send("<iq type='set' id='a1'>%s</iq><iq type='get' id='p1' to='%s'>"
+                 "<ping xmlns='urn:xmpp:ping'/></iq>" % (auth_set('alice', USERS['alice'], 'piped'),
+                                                         HOST))
+    first, second = await r.element(), await r.element()
+    check(first.get('id') == 'a1' and first.get('type') == 'result',
+          'auth answer first: %s' % show(first))
+    check(second.get('id') == 'p1' and second.get('type') == 'result',
+          'then the ping, answered: %s' % show(second))
+    for _ in range(10):
+        gone = await raw_connect(ctx, srv.tls_port, tls=True)
+        await gone.open()
+        await gone.send("<iq type='set' id='x'>%s</iq>" % auth_set('alice', USERS['alice'], 'x'))
+        gone.close()
+    await r.ping()
