@@ -11,7 +11,7 @@ cv_unit_test(test_sasl_mech SOURCES tests/unit/test_sasl_mech.c LIBS cv_sasl)
 cv_fuzz_target(fuzz_sasl tests/fuzz/fuzz_sasl.c cv_sasl)
 
 # The tests and the fuzzer reach the module's private hooks (router/sasl_int.h).
-foreach(t test_sasl_scram test_sasl_mech fuzz_sasl)
+foreach(t test_sasl_scram test_sasl_mech fuzz_sasl replay_fuzz_sasl)
   if(TARGET ${t})
     target_include_directories(${t} PRIVATE ${CMAKE_SOURCE_DIR}/router)
   endif()
