@@ -6,6 +6,7 @@
  * a message counted but not yet visible in the mailbox (its sender is between increment
  * and push, or mid-push) keeps the count above 0, and the actor is scheduled again.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "corvid/deque.h"
@@ -109,11 +110,6 @@ void cv_sched_send(cv_sched_t *s, unsigned self, cv_actor_t *a, cv_mpsc_node_t *
         schedule(s, self, a);
 }
 
-typedef struct overflow_node_s {
-    cv_mpsc_node_t node;
-    cv_actor_t *actor;
-} overflow_node_t;
-
 static void schedule(cv_sched_t *s, unsigned self, cv_actor_t *a)
 {
     if (self < s->nworkers && cv_deque_push(&s->workers[self].deque, a) == 0) {
@@ -121,14 +117,10 @@ static void schedule(cv_sched_t *s, unsigned self, cv_actor_t *a)
             hint_thief(s, self);
         return;
     }
-    /* Not a worker (or the deque could not grow): hand the actor to a worker's overflow
-       queue and wake that worker. This path is rare (sends from non-worker threads), so
-       it may allocate its small queue node. */
-    overflow_node_t *n = malloc(sizeof *n);
-    CV_ASSERT(n != NULL); /* start-up and admin paths only; out of memory is fatal here */
-    n->actor = a;
+    /* Not a worker (a store job's answer, say), or the deque could not grow: hand the
+       actor to a worker's overflow queue, linked by its own node, and wake that worker. */
     unsigned target = atomic_fetch_add_explicit(&s->rr, 1, memory_order_relaxed) % s->nworkers;
-    cv_mpsc_push(&s->workers[target].overflow, &n->node);
+    cv_mpsc_push(&s->workers[target].overflow, &a->overflow_node);
     s->wake(target, s->wake_arg);
 }
 
@@ -155,9 +147,7 @@ static cv_actor_t *next_actor(cv_sched_t *s, unsigned self)
     worker_t *w = &s->workers[self];
     cv_mpsc_node_t *n;
     while ((n = cv_mpsc_pop(&w->overflow)) != NULL) {
-        overflow_node_t *o = (overflow_node_t *)n;
-        cv_actor_t *a = o->actor;
-        free(o);
+        cv_actor_t *a = (cv_actor_t *)((char *)n - offsetof(cv_actor_t, overflow_node));
         if (cv_deque_push(&w->deque, a) < 0)
             return a; /* run it now rather than lose it */
     }

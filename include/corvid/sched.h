@@ -40,6 +40,9 @@ struct cv_actor_s {
        leaves it idle — the scheduler's last touch of it. */
     void (*retain)(cv_actor_t *a);
     void (*release)(cv_actor_t *a);
+    /* The scheduler's: links the actor into a worker's overflow queue when a thread that
+       is not a worker schedules it. One suffices: a scheduled actor is in one place. */
+    cv_mpsc_node_t overflow_node;
 };
 
 typedef struct cv_sched_s cv_sched_t;
