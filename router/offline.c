@@ -88,7 +88,12 @@ void cv__offline_store(cv_server_t *srv, cv_c2s_t *sender, cv_xml_node_t *st, co
     if (rc == 0)
         return; /* stored() owns j now */
 fail:
-    cv_warn("offline message for %s@%s: %s", to->local, to->domain, cv_strerror(rc));
+    /* A full quota is the recipient's state, not a fault, and a sender can hit it at
+       line rate: not worth a warning per message (the sender gets the error). */
+    if (rc == CV_ELIMIT)
+        cv_debug("offline message for %s@%s: %s", to->local, to->domain, cv_strerror(rc));
+    else
+        cv_warn("offline message for %s@%s: %s", to->local, to->domain, cv_strerror(rc));
     cv__route_bounce(srv, NULL, sender, st,
                      rc == CV_ELIMIT ? CV_STE_SERVICE_UNAVAILABLE : CV_STE_INTERNAL_SERVER_ERROR,
                      NULL);
@@ -99,7 +104,9 @@ fail:
 static void stored_bytes(void *ctx, int rc, uint64_t seq)
 {
     CV_UNUSED(seq);
-    if (rc < 0)
+    if (rc == CV_ELIMIT)
+        cv_debug("offline message for %s not stored: %s", (char *)ctx, cv_strerror(rc));
+    else if (rc < 0)
         cv_warn("offline message for %s could not be stored: %s", (char *)ctx, cv_strerror(rc));
     free(ctx);
 }
@@ -129,7 +136,10 @@ void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *use
     if (rc == 0 && who)
         rc = cv_store_offline_push_async(srv->store, host, user, us, b.data, b.len,
                                          srv->config->max_offline_messages, stored_bytes, who);
-    if (rc < 0 || !who) {
+    if (rc == CV_ELIMIT) {
+        cv_debug("offline message for %s@%s not stored: %s", user, host, cv_strerror(rc));
+        free(who);
+    } else if (rc < 0 || !who) {
         cv_warn("offline message for %s@%s could not be stored: %s", user, host,
                 cv_strerror(rc < 0 ? rc : CV_ENOMEM));
         free(who);
