@@ -69,7 +69,8 @@ start_corvid() {
         --set "listeners.1.port=${ports[1]}" --set listeners.2.type=c2s
         --set listeners.2.address=127.0.0.1 --set "listeners.2.port=${ports[2]}"
         --set listeners.2.tls=none --set listeners.2.allow_plain_without_tls=true
-        --set "workers=$workers" --set log.level=warning)
+        --set "workers=$workers" --set log.level=warning
+        --set limits.c2s_rate=0) # no input shaping: the benchmark measures the server
     CORVIDCTL="$build/corvidctl" "$BENCH_DIR/make-users" corvid "$n" --domain "$BENCH_DOMAIN" \
         --password "$BENCH_PASSWORD" -- -c "$REPO_DIR/conf/corvid.yml" "${CORVID_SETS[@]}" >&2 ||
         return 1

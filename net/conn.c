@@ -361,6 +361,7 @@ static void conn_free(cv_conn_t *c)
         cv_tls_conn_free(c->tls);
     cv_buf_free(&c->out);
     cv_buf_free(&c->sending);
+    cv_buf_free(&c->held_in);
     free(c);
 }
 

@@ -60,12 +60,22 @@ struct cv_conn_s {
     uint8_t family;        /* AF_INET or AF_INET6 */
     uint8_t active;        /* input arrived since the last tick (idle ones get trimmed) */
     uint8_t trimmed;       /* TLS buffers given back; cleared by the next read or write */
+    uint8_t input_paused;  /* past its input rate: no recv is armed until the budget refills */
     uint8_t addr[16];      /* peer address, for logs and throttling */
     cv_tls_conn_t *tls;
     cv_buf_t out;         /* bytes queued for the next send (wire bytes: TLS already applied) */
     cv_buf_t sending;     /* bytes owned by the kernel until the send CQE arrives */
     size_t sent;          /* prefix of `sending` the kernel has taken */
     uint64_t deadline_ms; /* 0 = none */
+    /* Input shaping (limits.c2s_rate): bytes the peer may still send now, negative after
+       a burst; refilled at the rate, up to one second's worth, from refill_ms on. */
+    int64_t input_budget;
+    uint64_t refill_ms;
+    /* Bytes the kernel handed over while input was paused (the recv's cancellation takes
+       a moment): kept unread, fed as the budget allows. At most one multishot batch, i.e.
+       what the socket had buffered. */
+    cv_buf_t held_in;
+    size_t held_off; /* held_in[0..held_off) was fed already */
     cv_conn_t *dirty_next;
     cv_conn_t *prev, *next; /* the worker's list of live connections */
 };

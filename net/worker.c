@@ -106,6 +106,92 @@ static void arm_recv(cv_conn_t *c)
     c->inflight++;
 }
 
+/*
+ * Input shaping: each client connection has a budget of limits.c2s_rate bytes per second
+ * (bursts of one second's worth). Bytes received are charged when they arrive; a
+ * connection whose budget went negative gets no new recv until the tick finds it refilled,
+ * so the kernel's receive window, not the server's memory or CPU, holds the excess, and
+ * nothing is dropped.
+ */
+static size_t input_rate(const cv_conn_t *c)
+{
+    return strcmp(c->listener->type, "c2s") == 0 ? c->w->net->opts.config->c2s_rate : 0;
+}
+
+static void refill_input(cv_conn_t *c, size_t rate, uint64_t now)
+{
+    if (now <= c->refill_ms)
+        return;
+    /* Bounded so the product cannot overflow: rate <= 1 GiB, and a budget reaches its
+       cap of one second's worth long before a minute has passed. */
+    uint64_t elapsed = now - c->refill_ms < 60000u ? now - c->refill_ms : 60000u;
+    int64_t budget = c->input_budget + (int64_t)(elapsed * (uint64_t)rate / 1000u);
+    c->input_budget = budget < (int64_t)rate ? budget : (int64_t)rate;
+    c->refill_ms = now;
+}
+
+/* Stops reading from c: cancels its multishot recv (the final completion, -ECANCELED,
+   clears recv_armed) and keeps it from being re-armed. */
+static void pause_input(cv_conn_t *c)
+{
+    c->input_paused = 1;
+    if (c->recv_armed) {
+        struct io_uring_sqe *sqe = cv__net_sqe(c->w);
+        io_uring_prep_cancel64(sqe, cv__net_ud(c, CV_OP_RECV), 0);
+        io_uring_sqe_set_data64(sqe, cv__net_ud(c->w, CV_OP_IGNORE));
+    }
+    cv_debug("conn %s: input rate exceeded: not reading for now", cv_net_conn_peer(c));
+}
+
+static void charge_input(cv_conn_t *c, size_t len)
+{
+    size_t rate = input_rate(c);
+    if (rate == 0)
+        return;
+    refill_input(c, rate, cv_clock_ms());
+    c->input_budget -= (int64_t)len;
+    if (c->input_budget < 0 && !c->input_paused)
+        pause_input(c);
+}
+
+/* Bytes received: parsed now, or kept while the connection is over its budget. */
+static void take_input(cv_conn_t *c, const char *data, size_t len)
+{
+    if (c->input_paused || c->held_in.len > c->held_off) {
+        if (cv_buf_append(&c->held_in, data, len) < 0) {
+            cv_warn("conn %s: out of memory holding input", cv_net_conn_peer(c));
+            cv__net_conn_fail(c);
+        }
+        return;
+    }
+    charge_input(c, len);
+    cv__net_conn_input(c, data, len);
+}
+
+/* The tick: feeds held input while the refilled budget lasts; once nothing is held and
+   the budget is not negative, reading resumes. */
+static void refill_paused(cv_conn_t *c, uint64_t now)
+{
+    refill_input(c, input_rate(c), now);
+    while (c->held_off < c->held_in.len && c->input_budget >= 0 && !c->closing) {
+        size_t n = c->held_in.len - c->held_off;
+        if (n > CV_NET_BUF_SIZE)
+            n = CV_NET_BUF_SIZE;
+        c->held_off += n;
+        c->input_budget -= (int64_t)n;
+        cv__net_conn_input(c, c->held_in.data + c->held_off - n, n);
+    }
+    if (c->held_off >= c->held_in.len || c->closing) {
+        cv_buf_free(&c->held_in);
+        c->held_off = 0;
+    }
+    if (c->input_budget >= 0 || c->closing) {
+        c->input_paused = c->held_in.len > 0; /* still feeding what is held */
+        if (!c->input_paused && !c->recv_armed && !c->closing && !c->need_recv)
+            arm_recv(c);
+    }
+}
+
 static void arm_wake(cv_worker_t *w)
 {
     struct io_uring_sqe *sqe = cv__net_sqe(w);
@@ -179,6 +265,8 @@ static void on_accept(cv__listener_t *li, struct io_uring_cqe *cqe)
     }
     c->w = w;
     c->listener = li->conf;
+    c->input_budget = (int64_t)input_rate(c);
+    c->refill_ms = cv_clock_ms();
     c->family = (uint8_t)ss.ss_family;
     if (ss.ss_family == AF_INET)
         memcpy(c->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
@@ -219,7 +307,7 @@ static void on_recv(cv_conn_t *c, struct io_uring_cqe *cqe)
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         if (res > 0)
-            cv__net_conn_input(c, w->bufs + (size_t)bid * CV_NET_BUF_SIZE, (size_t)res);
+            take_input(c, w->bufs + (size_t)bid * CV_NET_BUF_SIZE, (size_t)res);
         recycle_buffer(w, bid);
     } else if (res == 0) {
         if (!c->closing)
@@ -232,7 +320,7 @@ static void on_recv(cv_conn_t *c, struct io_uring_cqe *cqe)
         cv_debug("conn %s: recv: %s", cv_net_conn_peer(c), strerror(-res));
         cv__net_conn_fail(c);
     }
-    if (!c->recv_armed && !c->closing && !c->need_recv)
+    if (!c->recv_armed && !c->closing && !c->need_recv && !c->input_paused)
         arm_recv(c);
     if (c->need_recv && !c->closing)
         cv__net_conn_mark_dirty(c);
@@ -317,6 +405,8 @@ static void on_tick(cv_worker_t *w)
             c->trimmed = 1;
         }
         c->active = 0;
+        if (c->input_paused)
+            refill_paused(c, now);
         if (c->deadline_ms && now >= c->deadline_ms && !c->closing) {
             c->deadline_ms = 0;
             ops->on_timeout(c);
@@ -363,7 +453,7 @@ static void handle_cqe(cv_worker_t *w, struct io_uring_cqe *cqe)
 static void rearm_starved(cv_worker_t *w)
 {
     for (cv_conn_t *c = w->dirty; c; c = c->dirty_next)
-        if (c->need_recv && !c->closing && !c->recv_armed)
+        if (c->need_recv && !c->closing && !c->recv_armed && !c->input_paused)
             arm_recv(c);
 }
 

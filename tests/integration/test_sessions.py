@@ -181,3 +181,38 @@ async def test_ordinary_descriptors_still_work(ctx):
               'sockets of closed streams not released: %d open, %d before two sessions'
               % (_open_sockets(srv.proc.pid), before))
         await asyncio.sleep(0.1)
+
+
+async def test_input_rate_limit_slows_a_flood_and_loses_nothing(ctx):
+    """limits.c2s_rate: a client sending faster than its budget is not read from until the
+    budget refills, so 256 KiB of pings at 64 KiB/s take (at least) about three seconds to
+    be answered, all of them, in order (what the kernel had handed over already waits in
+    the server); the server keeps serving others meanwhile."""
+    import time
+    srv = await ctx.server(users=USERS, workers=1, sets={'limits.c2s_rate': '64KiB'})
+    r = await raw_connect(ctx, srv.tls_port, tls=True)
+    await r.open()
+    el = await r.auth_scram('SHA-256', 'alice', USERS['alice'])
+    check(el.tag.endswith('success'), 'login failed')
+    await r.bind('flood')
+    ping = "<iq type='get' id='p%d' to='" + HOST + "'><ping xmlns='urn:xmpp:ping'/></iq>"
+    pings = [ping % i for i in range(3600)]
+    size = sum(len(p) for p in pings)
+    check(size >= 256 * 1024, 'the flood is only %d bytes' % size)
+    t0 = time.monotonic()
+    await r.send(''.join(pings))
+    # Meanwhile another client on the same worker is served while the flood waits.
+    c = await login(ctx, srv.starttls_port, ALICE + '/other', USERS['alice'], mech='SCRAM-SHA-256')
+    await c.ping_server()
+    other_done = time.monotonic()
+    for i in range(len(pings)):
+        el = await r.element(timeout=30)
+        check(el.get('id') == 'p%d' % i and el.get('type') == 'result',
+              'answer %d: %s' % (i, el.attrib))
+    flood_done = time.monotonic()
+    took = flood_done - t0
+    check(other_done < flood_done, 'the other client was served only after the flood')
+    # Budget: one second's worth at once, then 64 KiB per second.
+    least = (size - 64 * 1024) / (64 * 1024) * 0.75
+    check(took >= least, '%d bytes answered in %.1f s: the limit did not hold (expected %.1f s '
+          'or more)' % (size, took, least))
