@@ -4,40 +4,10 @@ initial presence, and every contact waits for it. Prints when the first, median 
 contact received it (end to end, this machine's clock). Used by bench/fanout."""
 
 import asyncio
-import base64
 import sys
 import time
 
-HDR = (b"<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' "
-       b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>")
-
-
-async def read_until(reader, token, buf):
-    while token not in buf[0]:
-        data = await reader.read(65536)
-        if not data:
-            raise EOFError('server closed the stream')
-        buf[0] += data
-    i = buf[0].index(token) + len(token)
-    out, buf[0] = buf[0][:i], buf[0][i:]
-    return out
-
-
-async def session(port, user, password):
-    reader, writer = await asyncio.open_connection('127.0.0.1', port)
-    buf = [b'']
-    writer.write(HDR)
-    await read_until(reader, b'</stream:features>', buf)
-    cred = base64.b64encode(b'\0' + user.encode() + b'\0' + password.encode())
-    writer.write(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + cred +
-                 b"</auth>")
-    await read_until(reader, b'success', buf)
-    writer.write(HDR)
-    await read_until(reader, b'</stream:features>', buf)
-    writer.write(b"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
-                 b"<resource>r</resource></bind></iq>")
-    await read_until(reader, b'</iq>', buf)
-    return reader, writer, buf
+from rawxmpp import read_until, session
 
 
 async def contact(port, name, password, ready, go, t0, arrived, hub):

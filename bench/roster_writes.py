@@ -6,37 +6,14 @@ see what a stream of writes costs everyone else (docs/benchmarks.md).
 usage: roster_writes.py PORT FIRST COUNT SECONDS PASSWORD"""
 
 import asyncio
-import base64
 import sys
 import time
 
-HDR = (b"<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' "
-       b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>")
-
-
-async def read_until(reader, token, buf):
-    while token not in buf[0]:
-        data = await reader.read(65536)
-        if not data:
-            raise EOFError('server closed the stream')
-        buf[0] += data
-    i = buf[0].index(token) + len(token)
-    buf[0] = buf[0][i:]
+from rawxmpp import read_until, session
 
 
 async def writer_session(port, user, password, seconds, answered):
-    reader, writer = await asyncio.open_connection('127.0.0.1', port)
-    buf = [b'']
-    writer.write(HDR)
-    await read_until(reader, b'</stream:features>', buf)
-    cred = base64.b64encode(b'\0' + user.encode() + b'\0' + password.encode())
-    writer.write(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + cred +
-                 b"</auth>")
-    await read_until(reader, b'<success', buf)
-    writer.write(HDR)
-    await read_until(reader, b'</stream:features>', buf)
-    writer.write(b"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
-    await read_until(reader, b"id='b'", buf)
+    reader, writer, buf = await session(port, user, password)
     end = time.monotonic() + seconds
     i = 0
     while time.monotonic() < end:
