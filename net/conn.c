@@ -361,7 +361,9 @@ static void conn_free(cv_conn_t *c)
         cv_tls_conn_free(c->tls);
     cv_buf_free(&c->out);
     cv_buf_free(&c->sending);
-    cv_buf_free(&c->held_in);
+    if (c->held)
+        cv_buf_free(&c->held->bytes);
+    free(c->held);
     free(c);
 }
 

@@ -40,6 +40,11 @@ typedef struct cv__listener_s {
     int armed; /* a multishot accept is in flight */
 } cv__listener_t;
 
+typedef struct cv__held_input_s {
+    cv_buf_t bytes;
+    size_t fed; /* bytes[0..fed) went to the parser already */
+} cv__held_input_t;
+
 struct cv_conn_s {
     alignas(8) cv_worker_t *w;
     const cv_conf_listener_t *listener;
@@ -49,33 +54,33 @@ struct cv_conn_s {
        not the whole process, and every operation skips the descriptor lookup. Otherwise
        it is the socket's ordinary descriptor. */
     int fd;
-    uint16_t inflight;     /* SQEs in flight that reference this connection */
-    uint8_t recv_armed;    /* a multishot recv is in flight */
-    uint8_t send_inflight; /* a send of `sending` is in flight */
-    uint8_t closing;       /* no more input is delivered; close once output is flushed */
-    uint8_t peer_gone;     /* the socket failed or the peer closed: output is dropped */
-    uint8_t shut;          /* a shutdown of the socket was submitted */
-    uint8_t dirty;         /* on the worker's dirty list */
-    uint8_t need_recv;     /* recv must be re-armed (buffers ran out) */
-    uint8_t family;        /* AF_INET or AF_INET6 */
-    uint8_t active;        /* input arrived since the last tick (idle ones get trimmed) */
-    uint8_t trimmed;       /* TLS buffers given back; cleared by the next read or write */
-    uint8_t input_paused;  /* past its input rate: no recv is armed until the budget refills */
-    uint8_t addr[16];      /* peer address, for logs and throttling */
+    /* Input shaping (limits.c2s_rate): bytes received in the current tick window plus any
+       excess carried over; above the rate the connection is paused. Each tick takes one
+       second's worth off. */
+    uint32_t input_used;
+    uint16_t inflight; /* SQEs in flight that reference this connection */
+    uint8_t family;    /* AF_INET or AF_INET6 */
+    /* One bit each: a connection is ~160 bytes, and every idle session pays for it. */
+    unsigned recv_armed : 1;    /* a multishot recv is in flight */
+    unsigned send_inflight : 1; /* a send of `sending` is in flight */
+    unsigned closing : 1;       /* no more input is delivered; close once output is flushed */
+    unsigned peer_gone : 1;     /* the socket failed or the peer closed: output is dropped */
+    unsigned shut : 1;          /* a shutdown of the socket was submitted */
+    unsigned dirty : 1;         /* on the worker's dirty list */
+    unsigned need_recv : 1;     /* recv must be re-armed (buffers ran out) */
+    unsigned active : 1;        /* input arrived since the last tick (idle ones get trimmed) */
+    unsigned trimmed : 1;       /* TLS buffers given back; cleared by the next read or write */
+    unsigned input_paused : 1;  /* past its input rate: no recv is armed until a tick frees it */
+    uint8_t addr[16];           /* peer address, for logs and throttling */
     cv_tls_conn_t *tls;
     cv_buf_t out;         /* bytes queued for the next send (wire bytes: TLS already applied) */
     cv_buf_t sending;     /* bytes owned by the kernel until the send CQE arrives */
     size_t sent;          /* prefix of `sending` the kernel has taken */
     uint64_t deadline_ms; /* 0 = none */
-    /* Input shaping (limits.c2s_rate): bytes the peer may still send now, negative after
-       a burst; refilled at the rate, up to one second's worth, from refill_ms on. */
-    int64_t input_budget;
-    uint64_t refill_ms;
     /* Bytes the kernel handed over while input was paused (the recv's cancellation takes
-       a moment): kept unread, fed as the budget allows. At most one multishot batch, i.e.
-       what the socket had buffered. */
-    cv_buf_t held_in;
-    size_t held_off; /* held_in[0..held_off) was fed already */
+       a moment): kept unread, fed as the budget allows; NULL when none. At most one
+       multishot batch, i.e. what the socket had buffered. */
+    struct cv__held_input_s *held;
     cv_conn_t *dirty_next;
     cv_conn_t *prev, *next; /* the worker's list of live connections */
 };

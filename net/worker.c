@@ -107,27 +107,21 @@ static void arm_recv(cv_conn_t *c)
 }
 
 /*
- * Input shaping: each client connection has a budget of limits.c2s_rate bytes per second
- * (bursts of one second's worth). Bytes received are charged when they arrive; a
- * connection whose budget went negative gets no new recv until the tick finds it refilled,
- * so the kernel's receive window, not the server's memory or CPU, holds the excess, and
- * nothing is dropped.
+ * Input shaping: each client connection may send limits.c2s_rate bytes per second. Bytes
+ * received count into input_used as they arrive; past the rate the connection gets no
+ * new recv, and each tick takes one second's worth off the count (a token bucket with a
+ * one-second refill: bursts of up to one second's worth). So the kernel's receive window,
+ * not the server's memory or CPU, holds the excess, and nothing is dropped.
  */
 static size_t input_rate(const cv_conn_t *c)
 {
     return strcmp(c->listener->type, "c2s") == 0 ? c->w->net->opts.config->c2s_rate : 0;
 }
 
-static void refill_input(cv_conn_t *c, size_t rate, uint64_t now)
+static void count_input(cv_conn_t *c, size_t len)
 {
-    if (now <= c->refill_ms)
-        return;
-    /* Bounded so the product cannot overflow: rate <= 1 GiB, and a budget reaches its
-       cap of one second's worth long before a minute has passed. */
-    uint64_t elapsed = now - c->refill_ms < 60000u ? now - c->refill_ms : 60000u;
-    int64_t budget = c->input_budget + (int64_t)(elapsed * (uint64_t)rate / 1000u);
-    c->input_budget = budget < (int64_t)rate ? budget : (int64_t)rate;
-    c->refill_ms = now;
+    uint64_t used = (uint64_t)c->input_used + len;
+    c->input_used = used < UINT32_MAX ? (uint32_t)used : UINT32_MAX;
 }
 
 /* Stops reading from c: cancels its multishot recv (the final completion, -ECANCELED,
@@ -143,53 +137,63 @@ static void pause_input(cv_conn_t *c)
     cv_debug("conn %s: input rate exceeded: not reading for now", cv_net_conn_peer(c));
 }
 
-static void charge_input(cv_conn_t *c, size_t len)
+/* Keeps bytes that arrived after the pause; fails the connection when memory runs out. */
+static void hold_input(cv_conn_t *c, const char *data, size_t len)
 {
-    size_t rate = input_rate(c);
-    if (rate == 0)
-        return;
-    refill_input(c, rate, cv_clock_ms());
-    c->input_budget -= (int64_t)len;
-    if (c->input_budget < 0 && !c->input_paused)
-        pause_input(c);
+    if (!c->held)
+        c->held = calloc(1, sizeof *c->held);
+    if (!c->held || cv_buf_append(&c->held->bytes, data, len) < 0) {
+        cv_warn("conn %s: out of memory holding input", cv_net_conn_peer(c));
+        cv__net_conn_fail(c);
+    }
 }
 
-/* Bytes received: parsed now, or kept while the connection is over its budget. */
+/* Bytes received: parsed now, or kept while the connection is over its rate. */
 static void take_input(cv_conn_t *c, const char *data, size_t len)
 {
-    if (c->input_paused || c->held_in.len > c->held_off) {
-        if (cv_buf_append(&c->held_in, data, len) < 0) {
-            cv_warn("conn %s: out of memory holding input", cv_net_conn_peer(c));
-            cv__net_conn_fail(c);
-        }
+    size_t rate;
+
+    if (c->input_paused || c->held) {
+        hold_input(c, data, len);
         return;
     }
-    charge_input(c, len);
+    rate = input_rate(c);
+    if (rate != 0) {
+        count_input(c, len);
+        if (c->input_used > rate)
+            pause_input(c);
+    }
     cv__net_conn_input(c, data, len);
 }
 
-/* The tick: feeds held input while the refilled budget lasts; once nothing is held and
-   the budget is not negative, reading resumes. */
-static void refill_paused(cv_conn_t *c, uint64_t now)
+/* The tick: one second's worth comes off the count; a paused connection is fed what it
+   holds while the count stays within the rate, and reads again once nothing is held. */
+static void shape_tick(cv_conn_t *c)
 {
-    refill_input(c, input_rate(c), now);
-    while (c->held_off < c->held_in.len && c->input_budget >= 0 && !c->closing) {
-        size_t n = c->held_in.len - c->held_off;
+    size_t rate = input_rate(c);
+    cv__held_input_t *h = c->held;
+
+    c->input_used = c->input_used > rate ? (uint32_t)(c->input_used - rate) : 0;
+    if (!c->input_paused)
+        return;
+    while (h && h->fed < h->bytes.len && c->input_used <= rate && !c->closing) {
+        size_t n = h->bytes.len - h->fed;
         if (n > CV_NET_BUF_SIZE)
             n = CV_NET_BUF_SIZE;
-        c->held_off += n;
-        c->input_budget -= (int64_t)n;
-        cv__net_conn_input(c, c->held_in.data + c->held_off - n, n);
+        h->fed += n;
+        count_input(c, n);
+        cv__net_conn_input(c, h->bytes.data + h->fed - n, n);
     }
-    if (c->held_off >= c->held_in.len || c->closing) {
-        cv_buf_free(&c->held_in);
-        c->held_off = 0;
+    if (h && (h->fed >= h->bytes.len || c->closing)) {
+        cv_buf_free(&h->bytes);
+        free(h);
+        c->held = NULL;
     }
-    if (c->input_budget >= 0 || c->closing) {
-        c->input_paused = c->held_in.len > 0; /* still feeding what is held */
-        if (!c->input_paused && !c->recv_armed && !c->closing && !c->need_recv)
-            arm_recv(c);
-    }
+    if (c->held || (c->input_used > rate && !c->closing))
+        return;
+    c->input_paused = 0;
+    if (!c->recv_armed && !c->closing && !c->need_recv)
+        arm_recv(c);
 }
 
 static void arm_wake(cv_worker_t *w)
@@ -265,8 +269,6 @@ static void on_accept(cv__listener_t *li, struct io_uring_cqe *cqe)
     }
     c->w = w;
     c->listener = li->conf;
-    c->input_budget = (int64_t)input_rate(c);
-    c->refill_ms = cv_clock_ms();
     c->family = (uint8_t)ss.ss_family;
     if (ss.ss_family == AF_INET)
         memcpy(c->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
@@ -405,8 +407,8 @@ static void on_tick(cv_worker_t *w)
             c->trimmed = 1;
         }
         c->active = 0;
-        if (c->input_paused)
-            refill_paused(c, now);
+        if (c->input_used || c->input_paused)
+            shape_tick(c);
         if (c->deadline_ms && now >= c->deadline_ms && !c->closing) {
             c->deadline_ms = 0;
             ops->on_timeout(c);

@@ -35,7 +35,6 @@ static int make_to_attr(cv_c2s_t *s)
         return rc;
     }
     s->to_attr = b.data; /* takes the buffer's memory */
-    s->to_attr_len = b.len;
     return 0;
 }
 

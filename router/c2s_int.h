@@ -50,6 +50,13 @@ typedef struct cv_c2s_s {
     /* A SASL step runs on the offload pool (it holds a reference and uses sasl): input
        that arrives meanwhile waits in held, and sasl is left alone until it is back. */
     uint8_t auth_pending;
+    /* Set once at bind, before the first stanza goes to the actor, never changed after:
+       from then on everything this session sends is routed through its actor, and output
+       to it goes through its ring's inbox. Any thread may read it. (The one-byte fields
+       sit together: every idle session pays for the padding between them.) */
+    uint8_t routed;
+    /* Actor only: whether initial presence was sent (directed, below, is its company). */
+    uint8_t initial_sent;
     cv_buf_t held;
     const char *host; /* the served host the client addressed (points into config) */
     char stream_id[24];
@@ -62,18 +69,13 @@ typedef struct cv_c2s_s {
     /* " to='<full, escaped>'": what deliveries insert into a stanza that has no 'to'
        (set at bind, then constant). */
     char *to_attr;
-    size_t to_attr_len;
     cv_sess_entry_t entry; /* in srv->sessions while bound */
     /* Posted to this session's ring to end it from elsewhere (replaced by a new bind, the
        account cancelled); close_cond is the stream error, CV_SE_NONE for a plain close. */
     cv_net_task_t close_task;
     cv_stream_err_t close_cond;
     atomic_int close_posted; /* close_task is queued (it can be queued once) */
-    /* Set once at bind, before the first stanza goes to the actor, never changed after:
-       from then on everything this session sends is routed through its actor, and output
-       to it goes through its ring's inbox. Any thread may read it. */
-    uint8_t routed;
-    cv_actor_t actor; /* handles this session's stanzas in order, on any worker */
+    cv_actor_t actor;        /* handles this session's stanzas in order, on any worker */
     /* Presence state for delivery decisions (RFC 6121 §8.5.2): written by the actor,
        read by other actors when they route to this account; relaxed is enough, a stale
        value only picks the resources of a moment earlier. */
@@ -86,22 +88,16 @@ typedef struct cv_c2s_s {
        probes and to contacts' initial presence. Read and swapped only under the shard
        lock of this session's bare JID (cv_sessions_visit_bare). */
     struct cv_payload_s *last_presence;
-    /* Actor only: whether initial presence was sent, and the JIDs that got directed
-       presence (RFC 6121 §4.6) and must get unavailable presence when it goes. */
-    uint8_t initial_sent;
+    /* Actor only: the JIDs that got directed presence (RFC 6121 §4.6) and must get
+       unavailable presence when it goes. */
     char **directed;
     size_t ndirected;
     /* Actor only. A stanza that changes stored data (a roster or subscription change, a
        blocklist, vCard, private XML or password change, the first presence that collects
-       offline messages) waits for the disk, so the actor hands it to the offload pool
-       (store_job) instead of stalling its worker, and parks: stanzas handled meanwhile
-       queue in parked_head..parked_tail (linked through their mailbox nodes) until the
-       job's `resume` message comes back, so this session's stanzas keep their order. */
-    uint8_t parked;
-    cv_stanza_t *parked_head, *parked_tail;
-    cv_offload_job_t store_job;
-    cv_stanza_t *store_stanza; /* the stanza store_job routes */
-    cv_mpsc_node_t resume;
+       offline messages) waits for the disk, so the actor hands it to the store_jobs pool
+       instead of stalling its worker, and parks until the job is back (router/route.c).
+       NULL while not parked: allocated per trip, since idle sessions never need it. */
+    struct cv__store_trip_s *trip;
 } cv_c2s_t;
 
 /* c2s.c */

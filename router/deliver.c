@@ -114,7 +114,7 @@ static int write_payload(cv_c2s_t *target, const cv_payload_t *p)
     if (!p->to_at || !target->to_attr)
         return cv__c2s_write(target, p->data, p->len);
     cv_net_piece_t pieces[3] = {{p->data, p->to_at},
-                                {target->to_attr, target->to_attr_len},
+                                {target->to_attr, strlen(target->to_attr)},
                                 {p->data + p->to_at, p->len - p->to_at}};
     return cv__c2s_write_pieces(target, pieces, 3);
 }

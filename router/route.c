@@ -361,68 +361,86 @@ static int writes_store(cv_c2s_t *s, const cv_xml_node_t *st)
     return 0;
 }
 
+/* One stanza's trip through the store_jobs pool, and what its session's actor queued
+   meanwhile (linked through the stanzas' own mailbox nodes). */
+typedef struct cv__store_trip_s {
+    cv_offload_job_t job;
+    cv_mpsc_node_t resume; /* sent to the actor once the job is done */
+    cv_c2s_t *s;
+    cv_stanza_t *stanza; /* routed by the job */
+    cv_stanza_t *parked_head, *parked_tail;
+} store_trip_t;
+
 static void store_job_run(cv_offload_job_t *j)
 {
-    cv_c2s_t *s = (cv_c2s_t *)((char *)j - offsetof(cv_c2s_t, store_job));
-    cv_stanza_t *st = s->store_stanza;
+    store_trip_t *trip = (store_trip_t *)j;
+    cv_stanza_t *st = trip->stanza;
 
-    s->store_stanza = NULL;
-    route_stanza(s, NULL, st);
+    trip->stanza = NULL;
+    route_stanza(trip->s, NULL, st);
 }
 
 /* Wakes the parked actor; its scheduling takes a reference (actor_retain) before the
    job's own goes. */
 static void store_job_done(cv_offload_job_t *j)
 {
-    cv_c2s_t *s = (cv_c2s_t *)((char *)j - offsetof(cv_c2s_t, store_job));
+    store_trip_t *trip = (store_trip_t *)j;
+    cv_c2s_t *s = trip->s;
 
-    cv_sched_send(s->srv->sched, CV_SCHED_EXTERNAL, &s->actor, &s->resume);
+    cv_sched_send(s->srv->sched, CV_SCHED_EXTERNAL, &s->actor, &trip->resume);
     cv__c2s_release(s);
 }
 
-static void park(cv_c2s_t *s, cv_stanza_t *st)
+static void park(store_trip_t *trip, cv_stanza_t *st)
 {
     cv_mpsc_node_t *n = cv_stanza_node(st);
 
     atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
-    if (s->parked_tail)
-        atomic_store_explicit(&cv_stanza_node(s->parked_tail)->next, n, memory_order_relaxed);
+    if (trip->parked_tail)
+        atomic_store_explicit(&cv_stanza_node(trip->parked_tail)->next, n, memory_order_relaxed);
     else
-        s->parked_head = st;
-    s->parked_tail = st;
+        trip->parked_head = st;
+    trip->parked_tail = st;
 }
 
-static cv_stanza_t *unpark(cv_c2s_t *s)
+/* The first of list, which moves on to the next. */
+static cv_stanza_t *unpark(cv_stanza_t **list)
 {
-    cv_stanza_t *st = s->parked_head;
+    cv_stanza_t *st = *list;
 
     if (st) {
         cv_mpsc_node_t *next =
             atomic_load_explicit(&cv_stanza_node(st)->next, memory_order_relaxed);
-        s->parked_head = next ? cv_stanza_of_node(next) : NULL;
-        if (!s->parked_head)
-            s->parked_tail = NULL;
+        *list = next ? cv_stanza_of_node(next) : NULL;
     }
     return st;
 }
 
-/* Routes st here, or hands it to the offload pool and parks the actor. */
+/* Routes st here, or hands it to the store_jobs pool and parks the actor. */
 static void handle_stanza(cv_c2s_t *s, cv_worker_t *self, cv_stanza_t *st)
 {
-    if (!writes_store(s, cv_stanza_root(st))) {
+    store_trip_t *trip;
+
+    if (s->trip) {
+        park(s->trip, st);
+        return;
+    }
+    /* Without memory for the trip the stanza is routed here: slower, still correct. */
+    if (!writes_store(s, cv_stanza_root(st)) || !(trip = calloc(1, sizeof *trip))) {
         route_stanza(s, self, st);
         return;
     }
-    s->parked = 1;
-    s->store_stanza = st;
-    s->store_job.run = store_job_run;
-    s->store_job.done = store_job_done;
+    trip->s = s;
+    trip->stanza = st;
+    trip->job.run = store_job_run;
+    trip->job.done = store_job_done;
+    s->trip = trip;
     cv__c2s_hold(s); /* the job's, released by store_job_done */
-    if (s->srv->store_jobs)
-        cv_offload_submit(s->srv->store_jobs, &s->store_job);
-    else {
-        store_job_run(&s->store_job);
-        store_job_done(&s->store_job);
+    if (s->srv->store_jobs) {
+        cv_offload_submit(s->srv->store_jobs, &trip->job);
+    } else {
+        store_job_run(&trip->job);
+        store_job_done(&trip->job);
     }
 }
 
@@ -430,20 +448,18 @@ void cv__route_actor(cv_actor_t *a, cv_mpsc_node_t *msg, unsigned self)
 {
     cv_c2s_t *s = cv__c2s_of_actor(a);
     cv_worker_t *w = cv_net_worker(s->srv->net, self);
-    cv_stanza_t *st;
+    cv_stanza_t *list, *st;
 
-    if (msg != &s->resume) {
-        st = cv_stanza_of_node(msg);
-        if (s->parked)
-            park(s, st);
-        else
-            handle_stanza(s, w, st);
+    if (!s->trip || msg != &s->trip->resume) {
+        handle_stanza(s, w, cv_stanza_of_node(msg));
         return;
     }
-    /* The store job is done: what queued behind it runs now, in order, until another
-       one parks the actor again. */
-    s->parked = 0;
-    while (!s->parked && (st = unpark(s)) != NULL)
+    /* The store job is done: what queued behind it runs now, in order; one that parks
+       the actor again takes the rest with it, still in order. */
+    list = s->trip->parked_head;
+    free(s->trip);
+    s->trip = NULL;
+    while ((st = unpark(&list)) != NULL)
         handle_stanza(s, w, st);
 }
 
