@@ -83,6 +83,7 @@ static const cv_config_field_t cv_config_limits_fields[] = {
     {"negotiation_timeout", CF_MS, CFG(negotiation_timeout_ms), 100, 3600000, NULL, 0},
     {"max_output_queue", CF_SIZE, CFG(max_output_queue), 10000, GiB, NULL, 0},
     {"c2s_rate", CF_SIZE, CFG(c2s_rate), 0, GiB, NULL, 0},
+    {"max_pending_stanzas", CF_UINT, CFG(max_pending_stanzas), 16, 1000000, NULL, 0},
     {"max_roster_items", CF_UINT, CFG(max_roster_items), 1, 1000000, NULL, 0},
     {"max_offline_messages", CF_UINT, CFG(max_offline_messages), 0, 1000000, NULL, 0},
     {NULL, 0, 0, 0, 0, NULL, 0},
@@ -842,6 +843,7 @@ static void config_defaults(cv_config_t *c)
     c->negotiation_timeout_ms = 30000;
     c->max_output_queue = MiB;
     c->c2s_rate = 256 * KiB;
+    c->max_pending_stanzas = 256;
     c->max_roster_items = 1000;
     c->max_offline_messages = 1000;
     c->scram_iterations = 4096;

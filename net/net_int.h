@@ -71,6 +71,7 @@ struct cv_conn_s {
     unsigned active : 1;        /* input arrived since the last tick (idle ones get trimmed) */
     unsigned trimmed : 1;       /* TLS buffers given back; cleared by the next read or write */
     unsigned input_paused : 1;  /* past its input rate: no recv is armed until a tick frees it */
+    unsigned input_held : 1;    /* its owner stopped reading (cv_net_conn_hold_input) */
     uint8_t addr[16];           /* peer address, for logs and throttling */
     cv_tls_conn_t *tls;
     cv_buf_t out;         /* bytes queued for the next send (wire bytes: TLS already applied) */

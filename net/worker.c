@@ -124,20 +124,38 @@ static void count_input(cv_conn_t *c, size_t len)
     c->input_used = used < UINT32_MAX ? (uint32_t)used : UINT32_MAX;
 }
 
-/* Stops reading from c: cancels its multishot recv (the final completion, -ECANCELED,
-   clears recv_armed) and keeps it from being re-armed. */
-static void pause_input(cv_conn_t *c)
+static int input_stopped(const cv_conn_t *c)
 {
-    c->input_paused = 1;
-    if (c->recv_armed) {
+    return c->input_paused || c->input_held;
+}
+
+/* Stops reading from c: cancels its multishot recv (the final completion, -ECANCELED,
+   clears recv_armed). Callers set the reason (input_paused or input_held) after. */
+static void stop_reading(cv_conn_t *c)
+{
+    if (c->recv_armed && !input_stopped(c)) {
         struct io_uring_sqe *sqe = cv__net_sqe(c->w);
         io_uring_prep_cancel64(sqe, cv__net_ud(c, CV_OP_RECV), 0);
         io_uring_sqe_set_data64(sqe, cv__net_ud(c->w, CV_OP_IGNORE));
     }
-    cv_debug("conn %s: input rate exceeded: not reading for now", cv_net_conn_peer(c));
 }
 
-/* Keeps bytes that arrived after the pause; fails the connection when memory runs out. */
+/* Counts len received bytes; past the rate, reading stops until a tick frees it. */
+static void shape_input(cv_conn_t *c, size_t len)
+{
+    size_t rate = input_rate(c);
+    if (rate == 0)
+        return;
+    count_input(c, len);
+    if (c->input_used > rate && !c->input_paused) {
+        stop_reading(c);
+        c->input_paused = 1;
+        cv_debug("conn %s: input rate exceeded: not reading for now", cv_net_conn_peer(c));
+    }
+}
+
+/* Keeps bytes that arrived after reading stopped; fails the connection when memory runs
+   out. */
 static void hold_input(cv_conn_t *c, const char *data, size_t len)
 {
     if (!c->held)
@@ -148,40 +166,29 @@ static void hold_input(cv_conn_t *c, const char *data, size_t len)
     }
 }
 
-/* Bytes received: parsed now, or kept while the connection is over its rate. */
+/* Bytes received: parsed now, or kept while reading is stopped. */
 static void take_input(cv_conn_t *c, const char *data, size_t len)
 {
-    size_t rate;
-
-    if (c->input_paused || c->held) {
+    if (input_stopped(c) || c->held) {
         hold_input(c, data, len);
         return;
     }
-    rate = input_rate(c);
-    if (rate != 0) {
-        count_input(c, len);
-        if (c->input_used > rate)
-            pause_input(c);
-    }
+    shape_input(c, len);
     cv__net_conn_input(c, data, len);
 }
 
-/* The tick: one second's worth comes off the count; a paused connection is fed what it
-   holds while the count stays within the rate, and reads again once nothing is held. */
-static void shape_tick(cv_conn_t *c)
+/* Feeds held bytes, a buffer's worth at a time, until none are left or reading stops
+   again (the rate, or the owner); then reads again if nothing stops it. */
+static void resume_input(cv_conn_t *c)
 {
-    size_t rate = input_rate(c);
     cv__held_input_t *h = c->held;
 
-    c->input_used = c->input_used > rate ? (uint32_t)(c->input_used - rate) : 0;
-    if (!c->input_paused)
-        return;
-    while (h && h->fed < h->bytes.len && c->input_used <= rate && !c->closing) {
+    while (h && h->fed < h->bytes.len && !input_stopped(c) && !c->closing) {
         size_t n = h->bytes.len - h->fed;
         if (n > CV_NET_BUF_SIZE)
             n = CV_NET_BUF_SIZE;
         h->fed += n;
-        count_input(c, n);
+        shape_input(c, n);
         cv__net_conn_input(c, h->bytes.data + h->fed - n, n);
     }
     if (h && (h->fed >= h->bytes.len || c->closing)) {
@@ -189,11 +196,34 @@ static void shape_tick(cv_conn_t *c)
         free(h);
         c->held = NULL;
     }
-    if (c->held || (c->input_used > rate && !c->closing))
+    if (!c->held && !input_stopped(c) && !c->recv_armed && !c->closing && !c->need_recv)
+        arm_recv(c);
+}
+
+/* The tick: one second's worth comes off the count; a connection paused by the rate
+   goes on once the count is back within it. */
+static void shape_tick(cv_conn_t *c)
+{
+    size_t rate = input_rate(c);
+
+    c->input_used = c->input_used > rate ? (uint32_t)(c->input_used - rate) : 0;
+    if (!c->input_paused || (c->input_used > rate && !c->closing))
         return;
     c->input_paused = 0;
-    if (!c->recv_armed && !c->closing && !c->need_recv)
-        arm_recv(c);
+    resume_input(c);
+}
+
+void cv_net_conn_hold_input(cv_conn_t *c, int hold)
+{
+    if (hold) {
+        stop_reading(c);
+        c->input_held = 1;
+        return;
+    }
+    if (!c->input_held)
+        return;
+    c->input_held = 0;
+    resume_input(c);
 }
 
 static void arm_wake(cv_worker_t *w)
@@ -322,7 +352,7 @@ static void on_recv(cv_conn_t *c, struct io_uring_cqe *cqe)
         cv_debug("conn %s: recv: %s", cv_net_conn_peer(c), strerror(-res));
         cv__net_conn_fail(c);
     }
-    if (!c->recv_armed && !c->closing && !c->need_recv && !c->input_paused)
+    if (!c->recv_armed && !c->closing && !c->need_recv && !input_stopped(c) && !c->held)
         arm_recv(c);
     if (c->need_recv && !c->closing)
         cv__net_conn_mark_dirty(c);
@@ -455,7 +485,7 @@ static void handle_cqe(cv_worker_t *w, struct io_uring_cqe *cqe)
 static void rearm_starved(cv_worker_t *w)
 {
     for (cv_conn_t *c = w->dirty; c; c = c->dirty_next)
-        if (c->need_recv && !c->closing && !c->recv_armed && !c->input_paused)
+        if (c->need_recv && !c->closing && !c->recv_armed && !input_stopped(c) && !c->held)
             arm_recv(c);
 }
 

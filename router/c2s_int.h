@@ -37,6 +37,9 @@ typedef struct cv_c2s_s {
     /* References: one held by the connection until it closes, one by each task in flight
        to this session from another ring. The last release frees the struct. */
     atomic_uint refs;
+    /* Stanzas received and not yet routed (limits.max_pending_stanzas): raised by the
+       ring as it hands one to the actor, lowered wherever it is routed. */
+    atomic_uint pending;
     cv_server_t *srv;
     cv_conn_t *conn; /* NULL once the connection closed */
     cv_worker_t *worker;
@@ -98,6 +101,10 @@ typedef struct cv_c2s_s {
        instead of stalling its worker, and parks until the job is back (router/route.c).
        NULL while not parked: allocated per trip, since idle sessions never need it. */
     struct cv__store_trip_s *trip;
+    /* While the ring has stopped reading because too many stanzas are pending: the task
+       that resumes it, posted by whoever takes it (an atomic exchange) once a quarter are
+       left. NULL otherwise. */
+    _Atomic(struct cv__input_resume_s *) input_resume;
 } cv_c2s_t;
 
 /* c2s.c */

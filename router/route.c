@@ -25,11 +25,77 @@ typedef struct route_s {
     const char *type;  /* its 'type', or "" */
 } route_t;
 
+/*
+ * Input backpressure (limits.max_pending_stanzas): a client that sends faster than its
+ * actor routes (or than its store writes complete) has its input stopped by its ring once
+ * that many stanzas are pending, and resumed when a quarter are left. The resume task is
+ * allocated when input stops and handed over through s->input_resume: the ring and the
+ * router both try to take it with an exchange, so exactly one posts it.
+ */
+typedef struct cv__input_resume_s {
+    cv_net_task_t task;
+    cv_c2s_t *s; /* held by the task */
+} input_resume_t;
+
+/* On the session's ring. */
+static void input_resume_run(cv_net_task_t *t, cv_worker_t *w)
+{
+    input_resume_t *r = (input_resume_t *)t;
+    cv_c2s_t *s = r->s;
+    CV_UNUSED(w);
+
+    if (s->conn && s->phase != CV_C2S_CLOSED)
+        cv_net_conn_hold_input(s->conn, 0);
+    cv__c2s_release(s);
+    free(r);
+}
+
+/* Thread: any. Posts the resume task, unless another thread took it first. */
+static void input_release(cv_c2s_t *s, cv_worker_t *from)
+{
+    input_resume_t *r = atomic_exchange(&s->input_resume, NULL);
+    if (r)
+        cv_net_post(from, s->worker, &r->task);
+}
+
+/* Thread: ring owner. */
+static void input_stop(cv_c2s_t *s)
+{
+    unsigned low = s->srv->config->max_pending_stanzas / 4;
+    input_resume_t *r;
+
+    if (!s->conn || s->phase != CV_C2S_BOUND || atomic_load(&s->input_resume) ||
+        !(r = malloc(sizeof *r)))
+        return; /* closing, already stopped, or (no memory) left running */
+    cv_debug("c2s %s: %u stanzas pending: not reading until %u are left", s->full,
+             atomic_load(&s->pending), low);
+    r->task.run = input_resume_run;
+    r->s = s;
+    cv__c2s_hold(s);
+    cv_net_conn_hold_input(s->conn, 1);
+    atomic_store(&s->input_resume, r);
+    /* The router may have drained below low before the task was published. */
+    if (atomic_load(&s->pending) <= low)
+        input_release(s, s->worker);
+}
+
+/* Thread: any, once per stanza routed (or dropped) for s. */
+static void pending_done(cv_c2s_t *s, cv_worker_t *self)
+{
+    unsigned left = atomic_fetch_sub(&s->pending, 1) - 1;
+    if (left <= s->srv->config->max_pending_stanzas / 4 &&
+        atomic_load_explicit(&s->input_resume, memory_order_relaxed))
+        input_release(s, self);
+}
+
 void cv__route_enqueue(cv_c2s_t *s, cv_stanza_t *st)
 {
+    unsigned n = atomic_fetch_add(&s->pending, 1) + 1;
     /* While the actor is scheduled it holds a reference (actor_retain), so the session
        outlives every message queued for it. */
     cv_sched_send(s->srv->sched, cv_net_worker_index(s->worker), &s->actor, cv_stanza_node(st));
+    if (n >= s->srv->config->max_pending_stanzas)
+        input_stop(s);
 }
 
 static int is_type(const route_t *r, const char *t)
@@ -329,6 +395,7 @@ static void route_stanza(cv_c2s_t *s, cv_worker_t *self, cv_stanza_t *st)
         route(&r);
     }
     cv_stanza_free(st);
+    pending_done(s, self);
 }
 
 /*

@@ -66,6 +66,7 @@ typedef struct cv_config_s {
     unsigned negotiation_timeout_ms;
     size_t max_output_queue;       /* >= max_stanza_size */
     size_t c2s_rate;               /* bytes/s a client connection may send; 0: no limit */
+    unsigned max_pending_stanzas;  /* a session's stanzas received and not yet routed */
     unsigned max_roster_items;     /* items one roster may hold */
     unsigned max_offline_messages; /* messages kept for one offline account; 0 = none */
 

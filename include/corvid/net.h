@@ -114,6 +114,11 @@ typedef struct cv_net_piece_s {
     size_t len;
 } cv_net_piece_t;
 int cv_net_conn_write_pieces(cv_conn_t *c, const cv_net_piece_t *pieces, size_t n);
+/* Thread: ring owner. Stops (hold 1) or resumes (0) reading from c, e.g. while what the
+   peer sent is still waiting to be handled. Bytes the kernel already handed over are kept
+   and delivered on resume (on_data may run from inside this call); input shaping
+   (limits.c2s_rate) applies on top. */
+void cv_net_conn_hold_input(cv_conn_t *c, int hold);
 /* Starts server-side TLS on a plaintext connection (STARTTLS after <proceed/> was
    queued: those bytes still leave in the clear). Any plaintext the peer already sent
    after <starttls/> is discarded (it must not be trusted, RFC 6120 §5.4.3.3).

@@ -275,3 +275,31 @@ async def test_presence_names_each_recipient(ctx):
     check(at_a.get('to') == ROMEO + '/a', 'broadcast to a has to=%r' % at_a.get('to'))
     at_b = await presence_from(b, ROMEO + '/a')
     check(at_b.get('to') == ROMEO + "/b&'q", "a's presence at b has to=%r" % at_b.get('to'))
+
+
+async def test_pending_stanzas_stop_input_and_lose_nothing(ctx):
+    """limits.max_pending_stanzas: a client that pipelines more stanzas than the server has
+    handled (here 300 roster sets, each waiting for a store write) is not read from while
+    16 are pending; everything is still answered, in order."""
+    from harness import NS_CLIENT, q, raw_connect, show
+    srv = await ctx.server(users=USERS, log_level='debug',
+                           sets={'limits.max_pending_stanzas': '16'})
+    r = await raw_connect(ctx, srv.tls_port, tls=True)
+    await r.open()
+    el = await r.auth_scram('SHA-256', 'romeo', USERS['romeo'])
+    check(el.tag.endswith('success'), 'login failed: %s' % show(el))
+    await r.bind('pipe')
+    ids = ['s%d' % i for i in range(300)] + ['last']
+    await r.send(''.join("<iq type='set' id='s%d'><query xmlns='jabber:iq:roster'><item "
+                         "jid='c%d@%s'/></query></iq>" % (i, i, HOST) for i in range(300)) +
+                 "<iq type='get' id='last'><query xmlns='jabber:iq:roster'/></iq>")
+    got = []
+    while len(got) < len(ids):
+        el = await r.element(timeout=30)
+        if el.tag == q(NS_CLIENT, 'iq') and el.get('type') in ('result', 'error'):
+            check(el.get('type') == 'result', 'error answer: %s' % show(el))
+            got.append(el.get('id'))
+    check(got == ids, 'answers out of order or missing: %s' % got[:20])
+    items = el.findall('%s/%s' % (q('jabber:iq:roster', 'query'), q('jabber:iq:roster', 'item')))
+    check(len(items) == 300, 'the roster holds %d items, not 300' % len(items))
+    await srv.wait_log('stanzas pending: not reading until 4 are left')

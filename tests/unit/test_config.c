@@ -82,6 +82,7 @@ static void check_defaults(const cv_config_t *c)
     CHECK(c->negotiation_timeout_ms == 30000);
     CHECK(c->max_output_queue == 1024 * 1024);
     CHECK(c->c2s_rate == 256 * 1024);
+    CHECK(c->max_pending_stanzas == 256);
     CHECK(c->nmechanisms == 5);
     if (c->nmechanisms == 5) {
         CHECK(strcmp(c->mechanisms[0], "SCRAM-SHA-256-PLUS") == 0);
