@@ -113,6 +113,15 @@ else
     failed=$((failed + 1)); failures+=("integration: no server binary")
 fi
 
+stage "integration tests against the ThreadSanitizer server (a data race stops it)"
+if [ -x build-tsan/corvid ]; then
+    TSAN_OPTIONS=halt_on_error=1 /usr/bin/python3 tests/integration/run.py build-tsan 2>&1 |
+        tee build-test-logs/integration-tsan.log
+    count_plain "integration (tsan)" build-test-logs/integration-tsan.log
+else
+    failed=$((failed + 1)); failures+=("integration (tsan): no server binary")
+fi
+
 stage "benchmark smoke run (every corvid-bench scenario, seconds each; no timing asserted)"
 if [ -x build-test/corvid-bench ]; then
     SMOKE_STRICT=1 bench/smoke build-test 2>&1 | tee build-test-logs/smoke.log
