@@ -404,6 +404,7 @@ typedef struct legacy_job_s {
     cv__c2s_job_t base; /* first member */
     cv_scram_cred_t cred;
     cv_buf_t password;
+    int decoy; /* the account does not exist: cred is a decoy, the check fails anyway */
     char resource[CV_JID_PART_MAX + 1];
     cv_stanza_t *request;
     int rc;
@@ -413,6 +414,8 @@ static void legacy_work(cv__c2s_job_t *j)
 {
     legacy_job_t *lj = (legacy_job_t *)j;
     lj->rc = cv_scram_cred_verify_password(&lj->cred, lj->password.data ? lj->password.data : "");
+    if (lj->rc == 0 && lj->decoy)
+        lj->rc = CV_EAUTH;
 }
 
 /* Counts a failed legacy login against the peer and the account. */
@@ -432,7 +435,7 @@ static int legacy_finish(cv__c2s_job_t *j)
     int rc = lj->rc;
 
     if (rc == CV_EAUTH) {
-        legacy_failed(s, s->sasl_user);
+        legacy_failed(s, s->sasl_user ? s->sasl_user : "");
         err = CV_STE_NOT_AUTHORIZED;
     }
     if (rc == 0) {
@@ -487,15 +490,16 @@ static int legacy_start(cv_c2s_t *s, const cv_xml_node_t *iq, const char *userna
         return CV_ENOMEM;
     }
     rc = sasl_lookup(s, user, &lj->cred);
+    if (rc == CV_ENOTFOUND) {
+        /* Checked against a decoy, so an unknown account costs (and answers) what a wrong
+           password does. */
+        lj->decoy = 1;
+        rc = cv_sasl_decoy_cred(&s->sasl_env, user, &lj->cred);
+    }
     if (rc == 0)
         rc = cv__reply_request_copy(iq, &lj->request);
     if (rc < 0) {
-        if (rc == CV_ENOTFOUND) {
-            legacy_failed(s, user); /* as for a wrong password: nothing tells them apart */
-            rc = CV_EAUTH;
-        } else {
-            *err = rc == CV_ELIMIT ? CV_STE_RESOURCE_CONSTRAINT : CV_STE_INTERNAL_SERVER_ERROR;
-        }
+        *err = rc == CV_ELIMIT ? CV_STE_RESOURCE_CONSTRAINT : CV_STE_INTERNAL_SERVER_ERROR;
         legacy_free(&lj->base);
         return rc;
     }

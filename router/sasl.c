@@ -235,7 +235,7 @@ static int message_text_valid(const uint8_t *in, size_t len)
 /* Builds the decoy credential of an unknown user. The salt must be stable across
    attempts (a fresh random salt per attempt would reveal that the user does not exist) and,
    with a server secret, impossible to recompute from outside. */
-static int fake_cred(const cv_sasl_env_t *env, const char *authcid, cv_scram_cred_t *c)
+int cv_sasl_decoy_cred(const cv_sasl_env_t *env, const char *authcid, cv_scram_cred_t *c)
 {
     static const char label[] = "corvid scram decoy salt";
     uint8_t mac[32];
@@ -281,7 +281,7 @@ static int load_cred(cv_sasl_t *s, const char *authcid)
     }
     if (rc == CV_ENOTFOUND) {
         s->user_known = 0;
-        return fake_cred(env, authcid, &s->cred);
+        return cv_sasl_decoy_cred(env, authcid, &s->cred);
     }
     return rc < 0 ? rc : CV_ESTORE;
 }

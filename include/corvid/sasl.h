@@ -89,6 +89,11 @@ typedef struct cv_sasl_s cv_sasl_t;
    *out set, CV_EUNSUPP (unknown mechanism, or -PLUS without channel binding offered: the
    caller answers invalid-mechanism) or CV_ENOMEM. env is borrowed and must outlive *out. */
 int cv_sasl_start(cv_sasl_t **out, const char *mech, const cv_sasl_env_t *env);
+/* Thread: any. The decoy credential of a user that does not exist (stable per domain and
+   username, keyed by env->fake_secret, env->fake_iterations rounds), for a password check
+   that must cost what a real one costs (XEP-0078 legacy auth uses it as SASL PLAIN does).
+   No password verifies against it in practice. Returns 0 or CV_ENOMEM. */
+int cv_sasl_decoy_cred(const cv_sasl_env_t *env, const char *authcid, cv_scram_cred_t *out);
 
 /* Thread: stream owner. One step: in[0..len) is the decoded client data (initial response
    or response). Pass len 0 when <auth/> carried no initial response: the first step then

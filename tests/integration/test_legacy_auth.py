@@ -42,6 +42,10 @@ async def test_legacy_auth_over_tls(ctx):
     res = await r2.iq(auth_set('alice', 'wrong-password', 'bad'), type_='set')
     check(stanza_error(res) is not None and stanza_error(res)[1] == 'not-authorized',
           'wrong legacy password: %s' % show(res))
+    # An unknown account gets the same answer (after the same decoy check).
+    res = await r2.iq(auth_set('nobody', 'wrong-password', 'bad'), type_='set')
+    check(stanza_error(res) is not None and stanza_error(res)[1] == 'not-authorized',
+          'unknown legacy account: %s' % show(res))
 
     # A SASL session of the same account on another resource coexists with it.
     c = await login(ctx, srv.starttls_port, 'alice@%s/fresh' % HOST, USERS['alice'],
