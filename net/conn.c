@@ -162,6 +162,8 @@ int cv_net_conn_write_pieces(cv_conn_t *c, const cv_net_piece_t *pieces, size_t 
         rc = cv_buf_append(&c->w->joined, pieces[i].data, pieces[i].len);
     if (rc == 0)
         rc = cv_net_conn_write(c, c->w->joined.data, c->w->joined.len);
+    if (c->w->joined.cap > 64u * 1024u)
+        cv_buf_free(&c->w->joined); /* one big stanza must not pin its size for good */
     return rc;
 }
 

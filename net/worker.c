@@ -196,7 +196,13 @@ static void resume_input(cv_conn_t *c)
         free(h);
         c->held = NULL;
     }
-    if (!c->held && !input_stopped(c) && !c->recv_armed && !c->closing && !c->need_recv)
+    if (c->held || input_stopped(c) || c->recv_armed || c->closing)
+        return;
+    /* A recv that ended for lack of buffers meanwhile is re-armed by the flush (the
+       connection may have left the dirty list while it was stopped). */
+    if (c->need_recv)
+        cv__net_conn_mark_dirty(c);
+    else
         arm_recv(c);
 }
 

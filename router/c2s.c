@@ -310,6 +310,8 @@ static int c2s_open(cv_conn_t *c, const cv_conf_listener_t *l, void *arg)
     if (!s)
         return CV_ENOMEM;
     atomic_init(&s->refs, 1);
+    atomic_init(&s->pending, 0);
+    atomic_init(&s->input_resume, NULL);
     atomic_init(&s->close_posted, 0);
     atomic_init(&s->available, 0);
     atomic_init(&s->priority, 0);

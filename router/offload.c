@@ -14,6 +14,7 @@ struct cv_offload_s {
     cv_offload_job_t *head, *tail;
     int stopping;
     unsigned nthreads;
+    unsigned live; /* threads that have not decided to exit; guarded by lock */
     pthread_t *threads;
 };
 
@@ -36,9 +37,14 @@ static void *pool_main(void *arg)
             if (!o->head)
                 o->tail = NULL;
         }
+        if (!j) {
+            /* Stopping and nothing queued. Decided under the lock, so a later submit sees
+               whether any thread is left to take its job. */
+            o->live--;
+            pthread_mutex_unlock(&o->lock);
+            return NULL;
+        }
         pthread_mutex_unlock(&o->lock);
-        if (!j)
-            return NULL; /* stopping and nothing queued */
         finish(j);
     }
 }
@@ -58,7 +64,14 @@ int cv_offload_create(cv_offload_t **out, unsigned threads)
         goto out;
     }
     for (unsigned i = 0; i < (threads ? threads : 1); i++) {
+        /* Counted before the thread exists, so it never decides to exit uncounted. */
+        pthread_mutex_lock(&o->lock);
+        o->live++;
+        pthread_mutex_unlock(&o->lock);
         if (pthread_create(&o->threads[i], NULL, pool_main, o) != 0) {
+            pthread_mutex_lock(&o->lock);
+            o->live--;
+            pthread_mutex_unlock(&o->lock);
             rc = CV_ENOMEM;
             goto out;
         }
@@ -76,7 +89,7 @@ void cv_offload_submit(cv_offload_t *o, cv_offload_job_t *j)
 {
     j->next = NULL;
     pthread_mutex_lock(&o->lock);
-    if (o->stopping && o->nthreads == 0) {
+    if (o->stopping && o->live == 0) {
         /* Stopped (the shut-down drain): nothing else runs, so the caller does the job. */
         pthread_mutex_unlock(&o->lock);
         finish(j);
@@ -102,9 +115,7 @@ void cv_offload_stop(cv_offload_t *o)
     /* The threads take what is queued before they see `stopping` with an empty queue. */
     for (unsigned i = 0; i < o->nthreads; i++)
         pthread_join(o->threads[i], NULL);
-    pthread_mutex_lock(&o->lock);
     o->nthreads = 0;
-    pthread_mutex_unlock(&o->lock);
 }
 
 void cv_offload_free(cv_offload_t *o)

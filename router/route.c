@@ -44,7 +44,9 @@ static void input_resume_run(cv_net_task_t *t, cv_worker_t *w)
     cv_c2s_t *s = r->s;
     CV_UNUSED(w);
 
-    if (s->conn && s->phase != CV_C2S_CLOSED)
+    /* A newer stop published after this task was taken (the ring parsed its way back to
+       the limit) keeps input stopped: its own task resumes it. */
+    if (s->conn && s->phase != CV_C2S_CLOSED && !atomic_load(&s->input_resume))
         cv_net_conn_hold_input(s->conn, 0);
     cv__c2s_release(s);
     free(r);
@@ -83,8 +85,8 @@ static void input_stop(cv_c2s_t *s)
 static void pending_done(cv_c2s_t *s, cv_worker_t *self)
 {
     unsigned left = atomic_fetch_sub(&s->pending, 1) - 1;
-    if (left <= s->srv->config->max_pending_stanzas / 4 &&
-        atomic_load_explicit(&s->input_resume, memory_order_relaxed))
+    /* seq_cst, pairing with input_stop's store-then-load: one of the two sees the other. */
+    if (left <= s->srv->config->max_pending_stanzas / 4 && atomic_load(&s->input_resume))
         input_release(s, self);
 }
 

@@ -106,3 +106,34 @@ async def test_registration_off_by_default(ctx):
                     direct_tls=True)
     res = await client_register_iq(c, register_body('alice', 'looking-glass2'))
     check(res['type'] == 'result', 'password change with registration off: %s' % res)
+
+
+async def test_pipelined_input_waits_for_the_registration(ctx):
+    """A registration derives credentials and commits off the ring; what the client sent
+    behind it (more registrations, then a PLAIN login of the new account) waits for each
+    answer in turn: answers come in order and the login sees the account. Clients that
+    vanish meanwhile leave the server serving (the sanitizer runs would catch a use after
+    free)."""
+    import base64
+    from harness import NS_SASL
+    srv = await ctx.server(sets={'registration.enabled': 'true'})
+    r = await raw_connect(ctx, srv.tls_port, tls=True)
+    await r.open()
+    cred = base64.b64encode(b'\0piped1\0pipe-secret1').decode()
+    await r.send("<iq type='set' id='r1'>%s</iq><iq type='set' id='r2'>%s</iq>"
+                 "<auth xmlns='%s' mechanism='PLAIN'>%s</auth>"
+                 % (register_body('piped1', 'pipe-secret1'), register_body('piped2', 'pipe-secret2'),
+                    NS_SASL, cred))
+    first, second, third = await r.element(), await r.element(), await r.element()
+    check(first.get('id') == 'r1' and first.get('type') == 'result', 'first: %s' % show(first))
+    check(second.get('id') == 'r2' and second.get('type') == 'result', 'second: %s' % show(second))
+    check(third.tag == q(NS_SASL, 'success'), 'then the login succeeds: %s' % show(third))
+    for i in range(10):
+        gone = await raw_connect(ctx, srv.tls_port, tls=True)
+        await gone.open()
+        await gone.send("<iq type='set' id='g'>%s</iq><auth xmlns='%s' mechanism='PLAIN'>%s</auth>"
+                        % (register_body('gone%d' % i, 'gone-secret1'), NS_SASL, cred))
+        gone.close()
+    c = await login(ctx, srv.starttls_port, 'piped2@' + HOST + '/x', 'pipe-secret2',
+                    mech='SCRAM-SHA-256')
+    await c.ping_server()
