@@ -106,7 +106,7 @@ static int register_finish(cv__c2s_job_t *j)
     } else {
         rc = cv__c2s_stanza_error(s, iq, CV_STE_INTERNAL_SERVER_ERROR, NULL);
     }
-    return rc < 0 ? -1 : rc;
+    return rc < 0 ? -1 : 0;
 }
 
 static void register_free(cv__c2s_job_t *j)
@@ -241,5 +241,5 @@ int cv__c2s_register(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *
         rc = change_password(s, iq, query);
     /* 1 (a registration's job started) must reach the parser: it pauses until the job's
        answer, so nothing the client pipelined runs before it. */
-    return rc < 0 ? -1 : 0;
+    return rc < 0 ? -1 : rc;
 }
