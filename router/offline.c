@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "corvid/clock.h"
 #include "corvid/log.h"
 #include "roster_int.h"
 
@@ -101,14 +102,35 @@ fail:
         job_free(j);
 }
 
+/* A message whose recipient went away on the way, not stored: its sender cannot be told
+   from here (only the bytes travelled), so the loss is counted and reported. */
+static void lost(cv_server_t *srv, const char *who, int rc)
+{
+    uint64_t now = cv_clock_ms();
+    uint_fast64_t last = atomic_load(&srv->offline_lost_reported_ms);
+
+    atomic_fetch_add(&srv->offline_lost, 1);
+    if (now - last < 1000 ||
+        !atomic_compare_exchange_strong(&srv->offline_lost_reported_ms, &last, now))
+        return;
+    cv_warn("%u message(s) lost: the recipient went away while they were on the way and its "
+            "offline storage refused them (last for %s: %s)",
+            atomic_exchange(&srv->offline_lost, 0), who, cv_strerror(rc));
+}
+
+typedef struct stored_ctx_s {
+    cv_server_t *srv;
+    char who[]; /* user@host */
+} stored_ctx_t;
+
+/* Runs on the store's writer thread. */
 static void stored_bytes(void *ctx, int rc, uint64_t seq)
 {
+    stored_ctx_t *sc = ctx;
     CV_UNUSED(seq);
-    if (rc == CV_ELIMIT)
-        cv_debug("offline message for %s not stored: %s", (char *)ctx, cv_strerror(rc));
-    else if (rc < 0)
-        cv_warn("offline message for %s could not be stored: %s", (char *)ctx, cv_strerror(rc));
-    free(ctx);
+    if (rc < 0)
+        lost(sc->srv, sc->who, rc);
+    free(sc);
 }
 
 void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *user, const char *data,
@@ -119,7 +141,7 @@ void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *use
     cv_buf_t b = CV_BUF_INIT;
     char stamp[64];
     uint64_t us = 0;
-    char *who = NULL;
+    stored_ctx_t *sc = NULL;
     int rc;
 
     /* Our serializer ends a message with children with "</message>": the delay element
@@ -131,18 +153,19 @@ void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *use
     if (rc == 0)
         rc = cv_buf_printf(&b, "<delay xmlns='" CV_NS_DELAY "' from='%s' stamp='%s'/>%s", host,
                            stamp, tail);
-    if (rc == 0 && (who = malloc(strlen(user) + strlen(host) + 2)) != NULL)
-        sprintf(who, "%s@%s", user, host);
-    if (rc == 0 && who)
+    if (rc == 0 && !(sc = malloc(sizeof *sc + strlen(user) + strlen(host) + 2)))
+        rc = CV_ENOMEM;
+    if (rc == 0) {
+        sc->srv = srv;
+        sprintf(sc->who, "%s@%s", user, host);
         rc = cv_store_offline_push_async(srv->store, host, user, us, b.data, b.len,
-                                         srv->config->max_offline_messages, stored_bytes, who);
-    if (rc == CV_ELIMIT) {
-        cv_debug("offline message for %s@%s not stored: %s", user, host, cv_strerror(rc));
-        free(who);
-    } else if (rc < 0 || !who) {
-        cv_warn("offline message for %s@%s could not be stored: %s", user, host,
-                cv_strerror(rc < 0 ? rc : CV_ENOMEM));
-        free(who);
+                                         srv->config->max_offline_messages, stored_bytes, sc);
+    }
+    if (rc < 0) {
+        char who[2 * CV_JID_PART_MAX + 2];
+        snprintf(who, sizeof who, "%s@%s", user, host);
+        lost(srv, who, rc);
+        free(sc);
     }
     cv_buf_free(&b);
 }

@@ -106,6 +106,8 @@ static int run(const cv_config_t *cfg)
     int rc;
 
     memset(&srv, 0, sizeof srv);
+    atomic_init(&srv.offline_lost, 0);
+    atomic_init(&srv.offline_lost_reported_ms, 0);
     srv.config = cfg;
     srv.started_ms = cv_clock_ms();
     if (getrandom(srv.secret, sizeof srv.secret, 0) != (ssize_t)sizeof srv.secret) {
@@ -172,6 +174,10 @@ static int run(const cv_config_t *cfg)
        runs now, so every session and stanza is released before the store closes. */
     while (cv_sched_drain(srv.sched) + cv_net_drain(net) > 0)
         ;
+    if (atomic_load(&srv.offline_lost) > 0)
+        cv_warn("%u more message(s) lost since the last report (recipient gone, offline "
+                "storage refused them)",
+                atomic_load(&srv.offline_lost));
     cv_info("stopped");
 out:
     if (rc < 0)

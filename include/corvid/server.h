@@ -13,6 +13,8 @@
 #ifndef CORVID_SERVER_H
 #define CORVID_SERVER_H
 
+#include <stdatomic.h>
+
 #include "corvid/config.h"
 #include "corvid/net.h"
 #include "corvid/routes.h"
@@ -35,6 +37,12 @@ typedef struct cv_server_s {
     struct cv_offload_s *offload;   /* password checks off the rings; NULL: on the ring */
     /* Stanzas that wait for a store write, off the workers; NULL: on the worker. */
     struct cv_offload_s *store_jobs;
+    /* Messages lost because their recipient went away while they were on the way and its
+       offline storage refused them (router/offline.c): counted, and reported at most once
+       a second (with the next loss, and at shut-down), since a flood can lose thousands at
+       once. Any thread. */
+    atomic_uint offline_lost;
+    atomic_uint_fast64_t offline_lost_reported_ms;
     uint8_t secret[32];  /* random per process: keys fake SCRAM salts */
     uint64_t started_ms; /* cv_clock_ms() at start-up (uptime, XEP-0012) */
 } cv_server_t;
