@@ -186,18 +186,24 @@ static int send_failure(cv_c2s_t *s, cv_sasl_failure_t f, const char *text)
     return rc;
 }
 
+/* Counts a checked and refused password (SASL or legacy) against the peer and the
+   account, for the throttles. */
+static void count_failed_guess(cv_c2s_t *s, const char *user)
+{
+    uint64_t now = cv_clock_ms();
+    cv_throttle_fail(s->srv->fail_by_ip, cv_net_conn_peer(s->conn), now);
+    cv_throttle_fail(s->srv->fail_by_account, user, now);
+}
+
 /* Ends the exchange with a failure; counts it; closes a stream that keeps failing. */
 static int auth_failed(cv_c2s_t *s, cv_sasl_failure_t f, const char *text)
 {
-    uint64_t now = cv_clock_ms();
     cv_sasl_free(s->sasl);
     s->sasl = NULL;
     /* Only a checked credential counts as a guess: a refused channel-binding type or a
        downgraded flag ends before any lookup and says nothing about the password. */
     if (f == CV_SASL_FAIL_NOT_AUTHORIZED && s->sasl_user) {
-        cv_throttle_fail(s->srv->fail_by_ip, cv_net_conn_peer(s->conn), now);
-        if (s->sasl_user)
-            cv_throttle_fail(s->srv->fail_by_account, s->sasl_user, now);
+        count_failed_guess(s, s->sasl_user);
         cv_info("c2s %s: authentication failed for %s@%s", cv_net_conn_peer(s->conn), s->sasl_user,
                 s->host);
     } else {
@@ -418,14 +424,6 @@ static void legacy_work(cv__c2s_job_t *j)
         lj->rc = CV_EAUTH;
 }
 
-/* Counts a failed legacy login against the peer and the account. */
-static void legacy_failed(cv_c2s_t *s, const char *user)
-{
-    uint64_t now = cv_clock_ms();
-    cv_throttle_fail(s->srv->fail_by_ip, cv_net_conn_peer(s->conn), now);
-    cv_throttle_fail(s->srv->fail_by_account, user, now);
-}
-
 static int legacy_finish(cv__c2s_job_t *j)
 {
     legacy_job_t *lj = (legacy_job_t *)j;
@@ -435,7 +433,7 @@ static int legacy_finish(cv__c2s_job_t *j)
     int rc = lj->rc;
 
     if (rc == CV_EAUTH) {
-        legacy_failed(s, s->sasl_user ? s->sasl_user : "");
+        count_failed_guess(s, s->sasl_user ? s->sasl_user : "");
         err = CV_STE_NOT_AUTHORIZED;
     }
     if (rc == 0) {
