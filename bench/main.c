@@ -335,7 +335,9 @@ static void scen_idle(bench_ctx_t *b, cv_bench_row_t *row)
         set_failure(row, &t, rc, "login");
         return;
     }
-    hold(b, r, 1.0, "settling");
+    /* Two server ticks: a session that was still sending when one began has had a whole
+       quiet tick since, so it has given back what only active sessions hold. */
+    hold(b, r, 2.5, "settling");
     server_sample(b, &p1);
     hold(b, r, b->o.duration_s, "idle");
     server_sample(b, &p2);

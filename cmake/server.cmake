@@ -39,3 +39,4 @@ cv_unit_test(test_sched SOURCES tests/unit/test_sched.c LIBS cv_sched LABELS con
 cv_unit_test(test_offload SOURCES tests/unit/test_offload.c LIBS cv_sched LABELS concurrency)
 cv_unit_test(test_rules SOURCES tests/unit/test_rules.c LIBS cv_sched)
 cv_unit_test(test_routes SOURCES tests/unit/test_routes.c LIBS cv_sched)
+cv_unit_test(test_net SOURCES tests/unit/test_net.c LIBS cv_net cv_config LABELS concurrency)

@@ -75,6 +75,11 @@ int cv_net_conn_peer_is_loopback(const cv_conn_t *c)
     return memcmp(c->addr, v6_loopback, 16) == 0;
 }
 
+int cv_net_conn_is_busy(const cv_conn_t *c)
+{
+    return c->active && c->was_active;
+}
+
 size_t cv_net_conn_memory(const cv_conn_t *c)
 {
     return sizeof *c + c->out.cap + c->sending.cap;
@@ -204,6 +209,7 @@ void cv__net_conn_input(cv_conn_t *c, const char *data, size_t len)
     if (c->closing)
         return;
     c->active = 1;
+    c->quiet = 0;
     c->trimmed = 0;
     if (!c->tls) {
         if (ops->on_data(c, data, len) < 0 && !c->closing)

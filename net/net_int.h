@@ -69,6 +69,8 @@ struct cv_conn_s {
     unsigned dirty : 1;         /* on the worker's dirty list */
     unsigned need_recv : 1;     /* recv must be re-armed (buffers ran out) */
     unsigned active : 1;        /* input arrived since the last tick (idle ones get trimmed) */
+    unsigned was_active : 1;    /* input arrived in the tick window before this one too */
+    unsigned quiet : 1;         /* on_quiet ran; cleared by the next input */
     unsigned trimmed : 1;       /* TLS buffers given back; cleared by the next read or write */
     unsigned input_paused : 1;  /* past its input rate: no recv is armed until a tick frees it */
     unsigned input_held : 1;    /* its owner stopped reading (cv_net_conn_hold_input) */

@@ -435,13 +435,20 @@ static void on_tick(cv_worker_t *w)
     const cv_net_ops_t *ops = &w->net->opts.ops;
     uint64_t now = cv_clock_ms();
     for (cv_conn_t *c = w->conns; c; c = c->next) {
-        /* A TLS session quiet for a whole tick gives back its record buffers, once: until
-           it reads or writes again there is nothing more to give back, and touching every
-           idle session each second would cost more than it returns. */
+        /* A connection quiet for a whole tick gives back what only an active one needs,
+           once: until it reads again there is nothing more to give back, and touching
+           every idle session each second would cost more than it returns. */
+        if (!c->active && !c->quiet && !c->closing) {
+            c->quiet = 1;
+            if (ops->on_quiet)
+                ops->on_quiet(c);
+        }
+        /* Its TLS record buffers too, once no send still uses them. */
         if (c->tls && !c->active && !c->trimmed && !c->send_inflight && c->out.len == 0) {
             (void)cv_tls_conn_trim(c->tls);
             c->trimmed = 1;
         }
+        c->was_active = c->active;
         c->active = 0;
         if (c->input_used || c->input_paused)
             shape_tick(c);

@@ -48,6 +48,9 @@ typedef struct cv_net_ops_s {
     /* The server is stopping: write the closing stream bytes; the layer flushes them and
        closes the connection. */
     void (*on_shutdown)(cv_conn_t *c);
+    /* No input arrived for a whole tick (one to two seconds): give back what only an
+       active connection needs. Runs once per quiet spell; may be NULL. */
+    void (*on_quiet)(cv_conn_t *c);
     /* Once per loop turn, after completions were handled and before output is flushed:
        the worker runs other work (actors) here. Return 1 while more work is waiting, so
        the ring polls instead of sleeping; `sleeping` tells it when the ring is about to
@@ -135,6 +138,10 @@ void cv_net_conn_set_deadline(cv_conn_t *c, unsigned ms);
 /* Peer address as text ("127.0.0.1"), and whether it is a loopback address. */
 const char *cv_net_conn_peer(const cv_conn_t *c);
 int cv_net_conn_peer_is_loopback(const cv_conn_t *c);
+/* 1 while c keeps sending: input arrived in this tick window and in the one before. A
+   protocol layer may keep per-stream state between stanzas for such a connection (it
+   would rebuild it for the next stanza anyway) and give it back in on_quiet. */
+int cv_net_conn_is_busy(const cv_conn_t *c);
 /* Bytes of heap this connection holds in the net layer (for the bytes-per-session figure). */
 size_t cv_net_conn_memory(const cv_conn_t *c);
 

@@ -1,0 +1,215 @@
+/*
+ * The network layer on its own, with an echo protocol instead of XMPP: bytes come back in
+ * order, a connection that keeps sending is reported busy (cv_net_conn_is_busy), a quiet
+ * one gets on_quiet once per quiet spell and never while it sends, and a peer that goes
+ * away gets on_close. The layer's tick is one second, so the waits here are seconds; each
+ * one polls with a generous deadline rather than assuming a schedule.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "corvid/config.h"
+#include "corvid/net.h"
+#include "check.h"
+
+typedef struct counters_s {
+    atomic_int opens, closes, quiets;
+    atomic_int busy_reads, calm_reads; /* on_data calls with the connection busy / not */
+    atomic_size_t bytes;
+} counters_t;
+
+static int on_open(cv_conn_t *c, const cv_conf_listener_t *l, void *arg)
+{
+    (void)l;
+    counters_t *n = arg;
+    cv_net_conn_set_user(c, n);
+    atomic_fetch_add(&n->opens, 1);
+    return 0;
+}
+
+static int on_data(cv_conn_t *c, const char *data, size_t len)
+{
+    counters_t *n = cv_net_conn_user(c);
+    atomic_fetch_add(cv_net_conn_is_busy(c) ? &n->busy_reads : &n->calm_reads, 1);
+    atomic_fetch_add(&n->bytes, len);
+    return cv_net_conn_write(c, data, len) == 0 ? 0 : -1;
+}
+
+static void on_close(cv_conn_t *c)
+{
+    counters_t *n = cv_net_conn_user(c);
+    atomic_fetch_add(&n->closes, 1);
+}
+
+static void on_quiet(cv_conn_t *c)
+{
+    counters_t *n = cv_net_conn_user(c);
+    atomic_fetch_add(&n->quiets, 1);
+}
+
+static void on_nothing(cv_conn_t *c)
+{
+    (void)c;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+/* Waits up to secs for *v to reach want; returns whether it did. */
+static int wait_for(atomic_int *v, int want, double secs)
+{
+    double end = now_s() + secs;
+    while (atomic_load(v) < want && now_s() < end)
+        sleep_ms(10);
+    return atomic_load(v) >= want;
+}
+
+/* A port nothing listens on right now (the kernel's choice for port 0). */
+static unsigned free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    unsigned port = 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static int connect_to(unsigned port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Sends text and reads the same bytes back (5 s at most); returns whether they came. */
+static int echo(int fd, const char *text)
+{
+    size_t len = strlen(text), got = 0;
+    char buf[256];
+    if (len > sizeof buf || send(fd, text, len, MSG_NOSIGNAL) != (ssize_t)len)
+        return 0;
+    double end = now_s() + 5.0;
+    while (got < len && now_s() < end) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t r = recv(fd, buf + got, len - got, 0);
+        if (r <= 0)
+            return 0;
+        got += (size_t)r;
+    }
+    return got == len && memcmp(buf, text, len) == 0;
+}
+
+static void test_echo_quiet_busy(cv_net_t *net, unsigned port, counters_t *n)
+{
+    (void)net;
+    int fd = connect_to(port);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CHECK(wait_for(&n->opens, 1, 5.0));
+
+    /* One burst: not busy (nothing came in the tick window before). */
+    CHECK(echo(fd, "hello"));
+    CHECK(atomic_load(&n->calm_reads) >= 1);
+    CHECK(atomic_load(&n->busy_reads) == 0);
+
+    /* Quiet for a whole tick: on_quiet, once, however long the quiet lasts. */
+    CHECK(wait_for(&n->quiets, 1, 6.0));
+    sleep_ms(2500);
+    CHECK(atomic_load(&n->quiets) == 1);
+
+    /* Sending every 100 ms for 3 s: busy from the second tick window on, never quiet. */
+    double end = now_s() + 3.0;
+    int echoed = 1;
+    while (now_s() < end) {
+        echoed &= echo(fd, "tick");
+        sleep_ms(100);
+    }
+    CHECK(echoed);
+    CHECK(atomic_load(&n->busy_reads) > 0);
+    CHECK(atomic_load(&n->quiets) == 1);
+
+    /* Quiet again: a second on_quiet. */
+    CHECK(wait_for(&n->quiets, 2, 6.0));
+    CHECK(atomic_load(&n->closes) == 0);
+
+    close(fd);
+    CHECK(wait_for(&n->closes, 1, 5.0));
+}
+
+int main(void)
+{
+    counters_t n;
+    cv_config_t *cfg = NULL;
+    cv_net_t *net = NULL;
+    cv_buf_t err = CV_BUF_INIT;
+    char text[512];
+    unsigned port = free_port();
+
+    memset(&n, 0, sizeof n);
+    CHECK(port != 0);
+    snprintf(text, sizeof text,
+             "hosts:\n  - name: localhost\n"
+             "listeners:\n  - type: c2s\n    address: 127.0.0.1\n    port: %u\n    tls: none\n"
+             "workers: 1\n",
+             port);
+    if (cv_config_load_mem(&cfg, "t.yml", text, strlen(text), NULL, 0, &err) != 0) {
+        printf("FAIL config: %s\n", err.data ? err.data : "?");
+        failures++;
+        goto out;
+    }
+    cv_net_opts_t opts = {.config = cfg, .tls = NULL};
+    opts.ops.on_open = on_open;
+    opts.ops.on_data = on_data;
+    opts.ops.on_close = on_close;
+    opts.ops.on_timeout = on_nothing;
+    opts.ops.on_shutdown = on_nothing;
+    opts.ops.on_quiet = on_quiet;
+    opts.ops.arg = &n;
+    CHECK_RC(cv_net_create(&net, &opts), 0);
+    if (!net)
+        goto out;
+    CHECK_RC(cv_net_start(net), 0);
+    test_echo_quiet_busy(net, port, &n);
+    cv_net_stop(net);
+    (void)cv_net_drain(net);
+out:
+    cv_net_destroy(net);
+    cv_config_free(cfg);
+    cv_buf_free(&err);
+    if (failures == 0)
+        printf("test_net: ok\n");
+    return failures ? 1 : 0;
+}
