@@ -199,6 +199,12 @@ int cv__payload_from_bytes(const void *data, size_t len, cv_payload_t **out);
 void cv__route_bounce(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *sender,
                       const cv_xml_node_t *st, cv_stanza_err_t cond, const char *text);
 
+/* Thread: any. For a stanza that only travelled as bytes and could not be delivered (its
+   recipient went away on the way): parses them and sends the error cond back to the
+   sending session named in 'from', if it is still there. Returns 0 when the sender was
+   told, CV_ENOTFOUND when it is gone too, or another -CV_E*. */
+int cv__bounce_bytes(cv_server_t *srv, const char *data, size_t len, cv_stanza_err_t cond);
+
 /* Thread: any. Sends st (an iq push) to every bound session of user@host for which
    want() holds, with 'to' set to each session's full JID. The caller keeps st. */
 void cv__push_to_account(cv_server_t *srv, cv_worker_t *from, const char *user, const char *host,

@@ -119,6 +119,111 @@ static int write_payload(cv_c2s_t *target, const cv_payload_t *p)
     return cv__c2s_write_pieces(target, pieces, 3);
 }
 
+/* ---- stanzas whose recipient went away on the way ---- */
+
+typedef struct one_stanza_s {
+    cv_stanza_t *st;
+} one_stanza_t;
+
+static int take_stanza(void *ctx, cv_stanza_t *st)
+{
+    one_stanza_t *one = ctx;
+    if (one->st) {
+        cv_stanza_free(st);
+        return -1;
+    }
+    one->st = st;
+    return 0;
+}
+
+/* Parses bytes our own serializer wrote (one stanza, jabber:client as the default
+   namespace) back into a tree. */
+static int stanza_from_bytes(const char *data, size_t len, cv_stanza_t **out)
+{
+    static const char header[] =
+        "<stream:stream xmlns='" CV_NS_CLIENT "' xmlns:stream='" CV_NS_STREAM "'>";
+    one_stanza_t one = {NULL};
+    cv_xml_stream_cb_t cb = {.ctx = &one, .on_stanza = take_stanza};
+    cv_xml_limits_t lim = {.max_stanza_bytes = len + 1};
+    cv_xml_stream_t *xs = NULL;
+    int rc = cv_xml_stream_create(&xs, &lim, &cb);
+    if (rc == 0)
+        rc = cv_xml_stream_feed(xs, header, sizeof header - 1, NULL);
+    if (rc == 0)
+        rc = cv_xml_stream_feed(xs, data, len, NULL);
+    cv_xml_stream_destroy(xs);
+    if (rc == 0 && !one.st)
+        rc = CV_EPROTO;
+    if (rc < 0) {
+        cv_stanza_free(one.st);
+        return rc;
+    }
+    *out = one.st;
+    return 0;
+}
+
+typedef struct sender_s {
+    const char *resource;
+    cv_c2s_t *found;
+} sender_t;
+
+static void find_sender(cv_sess_entry_t *e, void *arg)
+{
+    sender_t *f = arg;
+    cv_c2s_t *s = cv__c2s_of_entry(e);
+    if (!f->found && s->jid.resource && strcmp(s->jid.resource, f->resource) == 0) {
+        cv__c2s_hold(s);
+        f->found = s;
+    }
+}
+
+int cv__bounce_bytes(cv_server_t *srv, const char *data, size_t len, cv_stanza_err_t cond)
+{
+    cv_stanza_t *st = NULL;
+    cv_jid_t from = CV_JID_INIT;
+    sender_t f = {NULL, NULL};
+    int rc = stanza_from_bytes(data, len, &st);
+    if (rc < 0)
+        goto out;
+    const char *from_attr = cv_xml_attr(cv_stanza_root(st), "from");
+    rc = from_attr ? cv_jid_parse(&from, from_attr, strlen(from_attr)) : CV_EINVAL;
+    if (rc < 0 || !from.resource) {
+        rc = rc < 0 ? rc : CV_EINVAL;
+        goto out;
+    }
+    f.resource = from.resource;
+    cv_jid_t bare = {from.local, from.domain, NULL, NULL};
+    cv_sessions_visit_bare(srv->sessions, &bare, find_sender, &f);
+    if (!f.found) {
+        rc = CV_ENOTFOUND; /* the sender is gone too: nobody to tell */
+        goto out;
+    }
+    cv__route_bounce(srv, NULL, f.found, cv_stanza_root(st), cond, NULL);
+    cv__c2s_release(f.found);
+out:
+    cv_jid_free(&from);
+    cv_stanza_free(st);
+    return rc;
+}
+
+/* An iq get or set expects an answer (RFC 6120 §8.2.3): one whose recipient is gone gets
+   service-unavailable, as if no session had been found (RFC 6121 §8.5.3.1). */
+static int wants_answer(const cv_payload_t *p)
+{
+    static const char attr[] = " type=";
+    const size_t al = sizeof attr - 1;
+    const char *d = p->data;
+    if (p->len < 4 || memcmp(d, "<iq ", 4) != 0)
+        return 0;
+    /* Only what is before the first '>' belongs to the iq element itself; the value
+       follows the quote after '='. */
+    const char *end = memchr(d, '>', p->len);
+    for (const char *t = d; end && t + al + 4 <= end; t++)
+        if (memcmp(t, attr, al) == 0)
+            return !memcmp(t + al + 1, "get", 3) || !memcmp(t + al + 1, "set", 3);
+    return 0;
+}
+
 /* Runs on the target's ring. */
 static void delivery_run(cv_net_task_t *t, cv_worker_t *w)
 {
@@ -127,11 +232,15 @@ static void delivery_run(cv_net_task_t *t, cv_worker_t *w)
     cv_payload_t *p = d->payload;
     CV_UNUSED(w);
     /* A session that closed after the router chose it is treated as gone (RFC 6121
-       §8.5.3.2): a chat or normal message goes to offline storage, the rest is dropped. */
+       §8.5.3.2): a chat or normal message goes to offline storage (its sender is told if
+       that fails), an iq that wants an answer is answered with an error, the rest is
+       dropped. */
     if (target->conn && target->phase == CV_C2S_BOUND)
         (void)write_payload(target, p);
     else if (p->offline_ok && target->routed && atomic_exchange(&p->offline_done, 1) == 0)
         cv__offline_store_bytes(target->srv, target->host, target->user, p->data, p->len);
+    else if (target->routed && wants_answer(p))
+        (void)cv__bounce_bytes(target->srv, p->data, p->len, CV_STE_SERVICE_UNAVAILABLE);
     cv__c2s_release(target);
     if (!d->embedded)
         free(d);

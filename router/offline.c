@@ -102,24 +102,30 @@ fail:
         job_free(j);
 }
 
-/* A message whose recipient went away on the way, not stored: its sender cannot be told
-   from here (only the bytes travelled), so the loss is counted and reported. */
-static void lost(cv_server_t *srv, const char *who, int rc)
+/* A message whose recipient went away on the way and that its offline storage refused:
+   the sender gets service-unavailable (RFC 6121 §8.5.3.2.1 when storage is not possible),
+   parsed back from the bytes that travelled. Only when the sender is gone too is the
+   message lost; those are counted and reported, at most once a second. */
+static void refused(cv_server_t *srv, const char *who, const char *data, size_t len, int rc)
 {
     uint64_t now = cv_clock_ms();
     uint_fast64_t last = atomic_load(&srv->offline_lost_reported_ms);
 
+    if (cv__bounce_bytes(srv, data, len, CV_STE_SERVICE_UNAVAILABLE) == 0)
+        return;
     atomic_fetch_add(&srv->offline_lost, 1);
     if (now - last < 1000 ||
         !atomic_compare_exchange_strong(&srv->offline_lost_reported_ms, &last, now))
         return;
-    cv_warn("%u message(s) lost: the recipient went away while they were on the way and its "
-            "offline storage refused them (last for %s: %s)",
+    cv_warn("%u message(s) lost: the recipient went away while they were on the way, its "
+            "offline storage refused them and their sender is gone (last for %s: %s)",
             atomic_exchange(&srv->offline_lost, 0), who, cv_strerror(rc));
 }
 
 typedef struct stored_ctx_s {
     cv_server_t *srv;
+    char *data; /* the message as it travelled, to tell its sender if it is refused */
+    size_t len;
     char who[]; /* user@host */
 } stored_ctx_t;
 
@@ -129,7 +135,8 @@ static void stored_bytes(void *ctx, int rc, uint64_t seq)
     stored_ctx_t *sc = ctx;
     CV_UNUSED(seq);
     if (rc < 0)
-        lost(sc->srv, sc->who, rc);
+        refused(sc->srv, sc->who, sc->data, sc->len, rc);
+    free(sc->data);
     free(sc);
 }
 
@@ -155,8 +162,15 @@ void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *use
                            stamp, tail);
     if (rc == 0 && !(sc = malloc(sizeof *sc + strlen(user) + strlen(host) + 2)))
         rc = CV_ENOMEM;
+    if (rc == 0 && !(sc->data = malloc(len))) {
+        free(sc);
+        sc = NULL;
+        rc = CV_ENOMEM;
+    }
     if (rc == 0) {
         sc->srv = srv;
+        memcpy(sc->data, data, len);
+        sc->len = len;
         sprintf(sc->who, "%s@%s", user, host);
         rc = cv_store_offline_push_async(srv->store, host, user, us, b.data, b.len,
                                          srv->config->max_offline_messages, stored_bytes, sc);
@@ -164,7 +178,9 @@ void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *use
     if (rc < 0) {
         char who[2 * CV_JID_PART_MAX + 2];
         snprintf(who, sizeof who, "%s@%s", user, host);
-        lost(srv, who, rc);
+        refused(srv, who, data, len, rc);
+        if (sc)
+            free(sc->data);
         free(sc);
     }
     cv_buf_free(&b);

@@ -120,3 +120,61 @@ async def test_spoofed_from_is_rewritten(ctx):
                    mfrom='nurse@' + HOST + '/kitchen')
     check(await settle(lambda: len(j.got) == 1), 'juliet got %s' % j.got)
     check(j.got[0][1] == ROMEO + '/orchard', 'from was not rewritten: %s' % (j.got,))
+
+
+async def _race_a_closing_recipient(ctx, srv, stanza, count):
+    """romeo pipelines `count` stanzas (stanza % i gives the i-th, id 'r<i>') to juliet's
+    full JID while juliet ends her stream. Returns (the ids juliet read before her
+    connection closed, romeo's errors by id)."""
+    from harness import raw_connect, q, NS_SASL
+    async def raw(user, resource):
+        r = await raw_connect(ctx, srv.plain_port)
+        await r.open()
+        el = await r.auth_plain(user, USERS[user])
+        check(el.tag == q(NS_SASL, 'success'), 'PLAIN for %s failed' % user)
+        await r.bind(resource)
+        return r
+    romeo = await raw('romeo', 'orchard')
+    juliet = await raw('juliet', 'balcony')
+    burst = ''.join(stanza % i for i in range(count))
+    await asyncio.gather(romeo.send(burst), juliet.send('</stream:stream>'))
+    got = set()
+    while True:
+        kind, el = await juliet.recv(timeout=15)
+        if kind == 'el' and el.get('id'):
+            got.add(el.get('id'))
+        if kind in ('close', 'eof'):
+            break
+    errors = {}
+    while len(got) + len(errors) < count:
+        try:
+            el = await romeo.element(timeout=5)
+        except asyncio.TimeoutError:
+            break
+        err = [c for c in el if c.tag.endswith('}error')]
+        if el.get('type') == 'error' and err:
+            errors[el.get('id')] = [c.tag.split('}')[1] for c in err[0]]
+    return got, errors
+
+
+async def test_recipient_leaving_mid_flight_loses_nothing(ctx):
+    """A session that closes while stanzas to it are on their way (the router chose it, its
+    ring delivers after the close): every iq get either reached juliet before she closed
+    or comes back to romeo as service-unavailable (RFC 6121 §8.5.3.1); every chat message
+    either reached her or, her offline storage taking none, comes back as
+    service-unavailable too. Nothing is silently lost; several rounds make sure some
+    stanzas do arrive after the close."""
+    plain = {'allow_plain_without_tls': 'true'}
+    srv = await ctx.server(users=USERS, plain_listener=plain, workers=2,
+                           sets={'limits.max_offline_messages': '0'})
+    to = JULIET + '/balcony'
+    iq = "<iq type='get' id='r%d' to='" + to + "'><query xmlns='jabber:iq:version'/></iq>"
+    msg = "<message type='chat' id='r%d' to='" + to + "'><body>hi</body></message>"
+    for what, stanza in (('iq', iq), ('message', msg)):
+        for _ in range(3):
+            got, errors = await _race_a_closing_recipient(ctx, srv, stanza, 3000)
+            missing = [i for i in range(3000) if 'r%d' % i not in got and 'r%d' % i not in errors]
+            check(not missing, '%s: %d of 3000 neither reached juliet nor came back (first: r%d)'
+                  % (what, len(missing), missing[0] if missing else -1))
+            wrong = {k: v for k, v in errors.items() if 'service-unavailable' not in v}
+            check(not wrong, '%s: unexpected errors %s' % (what, list(wrong.items())[:3]))
