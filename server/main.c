@@ -174,6 +174,13 @@ static int run(const cv_config_t *cfg)
        runs now, so every session and stanza is released before the store closes. */
     while (cv_sched_drain(srv.sched) + cv_net_drain(net) > 0)
         ;
+    /* Offline writes still in flight finish as the store closes, and one its quota refused
+       answers its sender through a ring inbox: close it while the inboxes and the session
+       table still exist, then run what those answers left. */
+    cv_store_close(srv.store);
+    srv.store = NULL;
+    while (cv_sched_drain(srv.sched) + cv_net_drain(net) > 0)
+        ;
     if (atomic_load(&srv.offline_lost) > 0)
         cv_warn("%u more message(s) lost since the last report (recipient gone, offline "
                 "storage refused them)",
