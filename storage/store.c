@@ -70,6 +70,24 @@ int cv_store_account_create(cv_store_t *st, const char *host, const char *user, 
     return st->ops->account_create(st, host, user, cred, len);
 }
 
+int cv_store_account_create_many(cv_store_t *st, const char *host, const char *const *users,
+                                 size_t n, const void *cred, size_t len, size_t *created)
+{
+    int rc;
+
+    if (created != NULL)
+        *created = 0;
+    if (st == NULL || !store_name_ok(host) || (n > 0 && users == NULL))
+        return CV_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!store_name_ok(users[i]))
+            return CV_EINVAL;
+    rc = store_cred_ok(cred, len);
+    if (rc < 0 || n == 0)
+        return rc;
+    return st->ops->account_create_many(st, host, users, n, cred, len, created);
+}
+
 int cv_store_account_set_cred(cv_store_t *st, const char *host, const char *user, const void *cred,
                               size_t len)
 {

@@ -40,6 +40,8 @@ typedef struct cv__store_ops_s {
 
     int (*account_create)(cv_store_t *st, const char *host, const char *user, const void *cred,
                           size_t len);
+    int (*account_create_many)(cv_store_t *st, const char *host, const char *const *users, size_t n,
+                               const void *cred, size_t len, size_t *created);
     int (*account_set_cred)(cv_store_t *st, const char *host, const char *user, const void *cred,
                             size_t len);
     int (*account_get)(cv_store_t *st, const char *host, const char *user, void *buf, size_t cap,

@@ -216,6 +216,34 @@ out:
     return rc;
 }
 
+static int lmdb_account_create_many(cv_store_t *st, const char *host, const char *const *users,
+                                    size_t n, const void *cred, size_t len, size_t *created)
+{
+    store_lmdb_t *s = lmdb_of(st);
+    MDB_txn *txn = NULL;
+    size_t made = 0;
+    int rc;
+
+    rc = cv__lmdb_begin(s, 0, "account create_many (begin)", &txn);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        lmdb_key_t k;
+        rc = lmdb_key_make(&k, host, users[i]);
+        if (rc < 0)
+            break;
+        int mrc = lmdb_account_put(s, txn, &k, cred, len, MDB_NOOVERWRITE);
+        if (mrc == 0)
+            made++;
+        else if (mrc != MDB_KEYEXIST)
+            rc = cv__store_lmdb_fail(s, mrc, "account create_many (put)");
+    }
+    if (rc == 0)
+        rc = cv__lmdb_commit(s, &txn, "account create_many (commit)");
+    if (rc == 0 && created != NULL)
+        *created = made;
+    cv__lmdb_end(txn);
+    return rc;
+}
+
 static int lmdb_account_set_cred(cv_store_t *st, const char *host, const char *user,
                                  const void *cred, size_t len)
 {
@@ -604,6 +632,7 @@ const cv__store_ops_t cv__store_lmdb_ops = {
     .open = lmdb_open,
     .close = lmdb_close,
     .account_create = lmdb_account_create,
+    .account_create_many = lmdb_account_create_many,
     .account_set_cred = lmdb_account_set_cred,
     .account_get = lmdb_account_get,
     .account_exists = lmdb_account_exists,

@@ -88,6 +88,14 @@ void cv_store_close(cv_store_t *st);
 int cv_store_account_create(cv_store_t *st, const char *host, const char *user, const void *cred,
                             size_t len);
 
+/* Creates the accounts users[0..n) of host that do not exist yet, all with the same
+ * credential, in one transaction (one commit for the lot: bulk set-up of load-test
+ * accounts). Existing accounts are left as they are. Either every missing account is
+ * created or, on an error, none. *created (may be NULL) gets how many were new.
+ * Thread: any. Returns 0, CV_EINVAL (a bad name), CV_ELIMIT, CV_ESTORE. */
+int cv_store_account_create_many(cv_store_t *st, const char *host, const char *const *users,
+                                 size_t n, const void *cred, size_t len, size_t *created);
+
 /* Replaces the credential of an existing account.
  * Thread: any. Returns 0, CV_ENOTFOUND, CV_EINVAL, CV_ELIMIT, CV_ESTORE. */
 int cv_store_account_set_cred(cv_store_t *st, const char *host, const char *user, const void *cred,

@@ -376,6 +376,40 @@ static void test_map_full(const char *base)
     cv_store_close(st);
 }
 
+/* Bulk creation: the missing accounts of a batch are made in one commit, existing ones
+ * keep their credential, and a bad name anywhere in the batch creates none of them. */
+static void test_create_many(const char *base)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/many", base);
+    mkdir(dir, 0700);
+    cv_store_t *st = open_store(dir, MAP_SIZE);
+    if (!st)
+        return;
+    const char *const first[] = {"b1", "b2"};
+    const char *const batch[] = {"b0", "b1", "b2", "b3"};
+    const char *const bad[] = {"c1", "", "c2"};
+    size_t made = 99;
+
+    CHECK_RC(cv_store_account_create(st, "h", "b1", "old", 3), 0);
+    CHECK_RC(cv_store_account_create_many(st, "h", first, 2, "new", 3, &made), 0);
+    CHECK(made == 1);
+    CHECK_RC(cv_store_account_create_many(st, "h", batch, 4, "new", 3, &made), 0);
+    CHECK(made == 2);
+    check_cred(st, "h", "b1", "old", 3, __LINE__);
+    check_cred(st, "h", "b0", "new", 3, __LINE__);
+    check_cred(st, "h", "b3", "new", 3, __LINE__);
+    CHECK_RC(cv_store_account_create_many(st, "h", bad, 3, "new", 3, &made), CV_EINVAL);
+    CHECK(made == 0);
+    CHECK_RC(cv_store_account_exists(st, "h", "c1"), CV_ENOTFOUND);
+    CHECK_RC(cv_store_account_create_many(st, "h", batch, 0, "new", 3, &made), 0);
+    CHECK(made == 0);
+    size_t count = 0;
+    CHECK_RC(cv_store_account_count(st, "h", &count), 0);
+    CHECK(count == 4);
+    cv_store_close(st);
+}
+
 int main(void)
 {
     char base[256];
@@ -387,6 +421,7 @@ int main(void)
     test_list_and_reopen(base);
     test_schema_version(base);
     test_map_full(base);
+    test_create_many(base);
     check_rm_tree(base);
     if (failures != 0) {
         printf("%d check(s) failed\n", failures);
