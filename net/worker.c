@@ -305,6 +305,9 @@ static void on_accept(cv__listener_t *li, struct io_uring_cqe *cqe)
     }
     c->w = w;
     c->listener = li->conf;
+    /* A new connection counts as active in its first tick window: quiet means a whole
+       tick without input, not a tick that began before the peer could send anything. */
+    c->active = 1;
     c->family = (uint8_t)ss.ss_family;
     if (ss.ss_family == AF_INET)
         memcpy(c->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);

@@ -192,6 +192,9 @@ void cv__payload_hold(cv_payload_t *p);
 /* Marks p as a chat/normal message that falls back to offline storage when its recipient
    is gone by the time it arrives. Before the first cv__payload_deliver. */
 void cv__payload_set_offline_ok(cv_payload_t *p);
+/* Marks p as an iq get/set: answered service-unavailable when its recipient is gone by the
+   time it arrives. Before the first cv__payload_deliver. */
+void cv__payload_set_answer_if_gone(cv_payload_t *p);
 /* A payload of ready-made bytes (e.g. a stored offline message). */
 int cv__payload_from_bytes(const void *data, size_t len, cv_payload_t **out);
 /* Sends the stanza error for st (RFC 6120 §8.3) back to its sender, unless st is an
@@ -204,6 +207,10 @@ void cv__route_bounce(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *sender,
    sending session named in 'from', if it is still there. Returns 0 when the sender was
    told, CV_ENOTFOUND when it is gone too, or another -CV_E*. */
 int cv__bounce_bytes(cv_server_t *srv, const char *data, size_t len, cv_stanza_err_t cond);
+
+/* Thread: any. Asks s's actor to collect the account's offline messages again, after
+   what queued before (a message became durable after s collected them). */
+void cv__route_offline_recheck(cv_c2s_t *s);
 
 /* Thread: any. Sends st (an iq push) to every bound session of user@host for which
    want() holds, with 'to' set to each session's full JID. The caller keeps st. */

@@ -29,10 +29,17 @@ struct cv_payload_s {
        it; relaxed is enough because the taker's writes reach the ring through
        cv_net_post's release. */
     atomic_int first_used;
-    /* A chat/normal message: if its recipient turns out to be gone, it is stored for the
-       account (RFC 6121 §8.5.3.2.1), once even when several recipients are gone. */
+    /* What happens when no recipient could take it because they went away on the way
+       (each checked only when one did): a chat/normal message is stored for the account
+       (RFC 6121 §8.5.3.2.1); an iq get/set is answered service-unavailable. */
     uint8_t offline_ok;
-    atomic_int offline_done;
+    uint8_t answer_if_gone;
+    /* Some recipient queued the bytes. Written by recipient rings, read by the last
+       release, which the acq_rel on refs orders after every delivery. */
+    atomic_int delivered;
+    /* One recipient that was gone (held), for the last release to act for: NULL if none.
+       All recipients of a payload with a fallback are sessions of one account. */
+    _Atomic(cv_c2s_t *) gone;
     delivery_t first;
     /* The stanza has no 'to': each recipient's full JID goes in at data[to_at] (right
        after the element name; RFC 6120 §8.1.1.1 wants a stanza with one recipient to
@@ -70,8 +77,10 @@ int cv__payload_new(const cv_xml_node_t *node, cv_payload_t **out)
     cv_payload_t *p = (cv_payload_t *)b.data;
     atomic_init(&p->refs, 1);
     atomic_init(&p->first_used, 0);
-    atomic_init(&p->offline_done, 0);
+    atomic_init(&p->delivered, 0);
+    atomic_init(&p->gone, NULL);
     p->offline_ok = 0;
+    p->answer_if_gone = 0;
     p->len = b.len - hdr;
     p->to_at = cv_xml_attr(node, "to") ? 0 : to_offset(p->data, p->len, node->name);
     *out = p;
@@ -85,8 +94,10 @@ int cv__payload_from_bytes(const void *data, size_t len, cv_payload_t **out)
         return CV_ENOMEM;
     atomic_init(&p->refs, 1);
     atomic_init(&p->first_used, 0);
-    atomic_init(&p->offline_done, 0);
+    atomic_init(&p->delivered, 0);
+    atomic_init(&p->gone, NULL);
     p->offline_ok = 0;
+    p->answer_if_gone = 0;
     p->to_at = 0;
     memcpy(p->data, data, len);
     p->data[len] = '\0';
@@ -101,11 +112,21 @@ void cv__payload_hold(cv_payload_t *p)
     atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
 }
 
+static void undeliverable(cv_payload_t *p, cv_c2s_t *gone);
+
 void cv__payload_release(cv_payload_t *p)
 {
-    /* acq_rel: the last holder frees memory the others may have just read. */
-    if (p && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1)
-        free(p);
+    /* acq_rel: the last holder frees memory the others may have just read, and sees what
+       every delivery recorded. */
+    if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    cv_c2s_t *gone = atomic_load_explicit(&p->gone, memory_order_relaxed);
+    if (gone) {
+        if (!atomic_load_explicit(&p->delivered, memory_order_relaxed))
+            undeliverable(p, gone);
+        cv__c2s_release(gone);
+    }
+    free(p);
 }
 
 /* Appends p to target's output, naming target in a stanza that had no 'to'. */
@@ -137,14 +158,18 @@ static int take_stanza(void *ctx, cv_stanza_t *st)
 }
 
 /* Parses bytes our own serializer wrote (one stanza, jabber:client as the default
-   namespace) back into a tree. */
-static int stanza_from_bytes(const char *data, size_t len, cv_stanza_t **out)
+   namespace) back into a tree. They passed the configured limits once; the serializer may
+   have repeated a prefix declaration on each element, hence the room. */
+static int stanza_from_bytes(const cv_config_t *cfg, const char *data, size_t len,
+                             cv_stanza_t **out)
 {
     static const char header[] =
         "<stream:stream xmlns='" CV_NS_CLIENT "' xmlns:stream='" CV_NS_STREAM "'>";
     one_stanza_t one = {NULL};
     cv_xml_stream_cb_t cb = {.ctx = &one, .on_stanza = take_stanza};
-    cv_xml_limits_t lim = {.max_stanza_bytes = len + 1};
+    cv_xml_limits_t lim = {.max_stanza_bytes = len + 1,
+                           .max_depth = cfg->max_depth + 1,
+                           .max_attrs = 2 * cfg->max_attributes + 8};
     cv_xml_stream_t *xs = NULL;
     int rc = cv_xml_stream_create(&xs, &lim, &cb);
     if (rc == 0)
@@ -182,7 +207,7 @@ int cv__bounce_bytes(cv_server_t *srv, const char *data, size_t len, cv_stanza_e
     cv_stanza_t *st = NULL;
     cv_jid_t from = CV_JID_INIT;
     sender_t f = {NULL, NULL};
-    int rc = stanza_from_bytes(data, len, &st);
+    int rc = stanza_from_bytes(srv->config, data, len, &st);
     if (rc < 0)
         goto out;
     const char *from_attr = cv_xml_attr(cv_stanza_root(st), "from");
@@ -199,6 +224,8 @@ int cv__bounce_bytes(cv_server_t *srv, const char *data, size_t len, cv_stanza_e
         goto out;
     }
     cv__route_bounce(srv, NULL, f.found, cv_stanza_root(st), cond, NULL);
+    cv_debug("%s: its recipient went away on the way; answered %s", from_attr,
+             cv_stanza_err_name(cond));
     cv__c2s_release(f.found);
 out:
     cv_jid_free(&from);
@@ -206,22 +233,14 @@ out:
     return rc;
 }
 
-/* An iq get or set expects an answer (RFC 6120 §8.2.3): one whose recipient is gone gets
-   service-unavailable, as if no session had been found (RFC 6121 §8.5.3.1). */
-static int wants_answer(const cv_payload_t *p)
+/* Every recipient was gone by the time its ring ran the delivery (the last release found
+   nothing delivered). Thread: any. */
+static void undeliverable(cv_payload_t *p, cv_c2s_t *gone)
 {
-    static const char attr[] = " type=";
-    const size_t al = sizeof attr - 1;
-    const char *d = p->data;
-    if (p->len < 4 || memcmp(d, "<iq ", 4) != 0)
-        return 0;
-    /* Only what is before the first '>' belongs to the iq element itself; the value
-       follows the quote after '='. */
-    const char *end = memchr(d, '>', p->len);
-    for (const char *t = d; end && t + al + 4 <= end; t++)
-        if (memcmp(t, attr, al) == 0)
-            return !memcmp(t + al + 1, "get", 3) || !memcmp(t + al + 1, "set", 3);
-    return 0;
+    if (p->offline_ok)
+        cv__offline_store_bytes(gone->srv, gone->host, gone->user, p->data, p->len);
+    else if (p->answer_if_gone)
+        (void)cv__bounce_bytes(gone->srv, p->data, p->len, CV_STE_SERVICE_UNAVAILABLE);
 }
 
 /* Runs on the target's ring. */
@@ -231,16 +250,17 @@ static void delivery_run(cv_net_task_t *t, cv_worker_t *w)
     cv_c2s_t *target = d->target;
     cv_payload_t *p = d->payload;
     CV_UNUSED(w);
-    /* A session that closed after the router chose it is treated as gone (RFC 6121
-       §8.5.3.2): a chat or normal message goes to offline storage (its sender is told if
-       that fails), an iq that wants an answer is answered with an error, the rest is
-       dropped. */
-    if (target->conn && target->phase == CV_C2S_BOUND)
-        (void)write_payload(target, p);
-    else if (p->offline_ok && target->routed && atomic_exchange(&p->offline_done, 1) == 0)
-        cv__offline_store_bytes(target->srv, target->host, target->user, p->data, p->len);
-    else if (target->routed && wants_answer(p))
-        (void)cv__bounce_bytes(target->srv, p->data, p->len, CV_STE_SERVICE_UNAVAILABLE);
+    /* A session that closed after the router chose it (or whose output queue overflowed
+       just now) is treated as gone (RFC 6121 §8.5.3.2). When no recipient took the stanza,
+       the payload's last release stores it offline or answers it (undeliverable). */
+    if (target->conn && target->phase == CV_C2S_BOUND && write_payload(target, p) == 0) {
+        atomic_store_explicit(&p->delivered, 1, memory_order_relaxed);
+    } else if ((p->offline_ok || p->answer_if_gone) && target->routed) {
+        cv_c2s_t *none = NULL;
+        cv__c2s_hold(target);
+        if (!atomic_compare_exchange_strong(&p->gone, &none, target))
+            cv__c2s_release(target); /* another gone recipient of the account speaks for it */
+    }
     cv__c2s_release(target);
     if (!d->embedded)
         free(d);
@@ -250,6 +270,11 @@ static void delivery_run(cv_net_task_t *t, cv_worker_t *w)
 void cv__payload_set_offline_ok(cv_payload_t *p)
 {
     p->offline_ok = 1;
+}
+
+void cv__payload_set_answer_if_gone(cv_payload_t *p)
+{
+    p->answer_if_gone = 1;
 }
 
 int cv__payload_deliver(cv_payload_t *p, cv_worker_t *from, cv_c2s_t *target)

@@ -6,6 +6,12 @@
  * Storing goes through the store's group-commit writer asynchronously, so a worker never
  * waits for an fsync per message; if the store refuses (quota, failure) the sender gets
  * an error from the writer thread — a message is never dropped silently.
+ *
+ * A message can become durable after its recipient came online and collected what was
+ * stored (the router chose storage just before the initial presence, or the commit was
+ * still on its way when the collection read): once stored, the writer thread asks an
+ * available session of the account to collect again (cv__route_offline_recheck), so the
+ * message does not wait for the next login.
  */
 #include <string.h>
 #include <sys/time.h>
@@ -21,12 +27,42 @@ typedef struct offline_job_s {
     cv_server_t *srv;
     cv_c2s_t *sender;  /* held until the store answered */
     cv_stanza_t *copy; /* the message as stored, for an error reply */
+    char *user;        /* the recipient account, user@host as two strings in one block */
+    char *host;
 } offline_job_t;
+
+typedef struct online_s {
+    cv_c2s_t *found;
+} online_t;
+
+static void find_available(cv_sess_entry_t *e, void *arg)
+{
+    online_t *o = arg;
+    cv_c2s_t *s = cv__c2s_of_entry(e);
+    if (!o->found && s->routed && atomic_load_explicit(&s->available, memory_order_relaxed)) {
+        cv__c2s_hold(s);
+        o->found = s;
+    }
+}
+
+/* A message for user@host is durable: if the account has an available session by now,
+   that session collects it (it may have collected before the commit). Thread: any. */
+static void recheck(cv_server_t *srv, const char *user, const char *host)
+{
+    cv_jid_t bare = {(char *)user, (char *)host, NULL, NULL};
+    online_t o = {NULL};
+    cv_sessions_visit_bare(srv->sessions, &bare, find_available, &o);
+    if (o.found) {
+        cv__route_offline_recheck(o.found);
+        cv__c2s_release(o.found);
+    }
+}
 
 static void job_free(offline_job_t *j)
 {
     cv_stanza_free(j->copy);
     cv__c2s_release(j->sender);
+    free(j->user);
     free(j);
 }
 
@@ -41,6 +77,8 @@ static void stored(void *ctx, int rc, uint64_t seq)
                          rc == CV_ELIMIT ? CV_STE_SERVICE_UNAVAILABLE
                                          : CV_STE_INTERNAL_SERVER_ERROR,
                          rc == CV_ELIMIT ? "the recipient's offline storage is full" : NULL);
+    } else {
+        recheck(j->srv, j->user, j->host);
     }
     job_free(j);
 }
@@ -70,6 +108,13 @@ void cv__offline_store(cv_server_t *srv, cv_c2s_t *sender, cv_xml_node_t *st, co
     j->srv = srv;
     j->sender = sender;
     cv__c2s_hold(sender);
+    size_t ul = strlen(to->local), hl = strlen(to->domain);
+    j->user = malloc(ul + hl + 2);
+    if (!j->user)
+        goto fail;
+    memcpy(j->user, to->local, ul + 1);
+    j->host = j->user + ul + 1;
+    memcpy(j->host, to->domain, hl + 1);
     rc = cv_stanza_clone(st, &j->copy);
     if (rc < 0)
         goto fail;
@@ -126,7 +171,8 @@ typedef struct stored_ctx_s {
     cv_server_t *srv;
     char *data; /* the message as it travelled, to tell its sender if it is refused */
     size_t len;
-    char who[]; /* user@host */
+    size_t user_len; /* who[0..user_len) is the user, who[user_len + 1..] the host */
+    char who[];      /* user@host */
 } stored_ctx_t;
 
 /* Runs on the store's writer thread. */
@@ -134,8 +180,12 @@ static void stored_bytes(void *ctx, int rc, uint64_t seq)
 {
     stored_ctx_t *sc = ctx;
     CV_UNUSED(seq);
-    if (rc < 0)
+    if (rc < 0) {
         refused(sc->srv, sc->who, sc->data, sc->len, rc);
+    } else {
+        sc->who[sc->user_len] = '\0';
+        recheck(sc->srv, sc->who, sc->who + sc->user_len + 1);
+    }
     free(sc->data);
     free(sc);
 }
@@ -171,6 +221,7 @@ void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *use
         sc->srv = srv;
         memcpy(sc->data, data, len);
         sc->len = len;
+        sc->user_len = strlen(user);
         sprintf(sc->who, "%s@%s", user, host);
         rc = cv_store_offline_push_async(srv->store, host, user, us, b.data, b.len,
                                          srv->config->max_offline_messages, stored_bytes, sc);

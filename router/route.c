@@ -156,6 +156,8 @@ static void deliver_all(route_t *r, cv_c2s_t **targets, size_t n)
     if (!strcmp(r->st->name, "message") &&
         (!*r->type || is_type(r, "chat") || is_type(r, "normal")))
         cv__payload_set_offline_ok(p);
+    else if (!strcmp(r->st->name, "iq") && (is_type(r, "get") || is_type(r, "set")))
+        cv__payload_set_answer_if_gone(p);
     for (size_t i = 0; i < n; i++)
         (void)cv__payload_deliver(p, r->self, targets[i]);
     cv__payload_release(p);
@@ -384,11 +386,41 @@ out:
 
 /* Stamps the sender's full JID and routes st (then frees it). self is NULL off the
    workers (the offload pool). */
+/* Internal work queued on a session's actor, in a namespace no client stanza can carry
+   (cv__c2s_bound_stanza lets only jabber:client message, presence and iq through). */
+#define CV_NS_INTERNAL "urn:corvid:internal"
+#define CV_OFFLINE_RECHECK "offline-recheck"
+
+static int is_offline_recheck(const cv_xml_node_t *st)
+{
+    return !strcmp(st->ns, CV_NS_INTERNAL) && !strcmp(st->name, CV_OFFLINE_RECHECK);
+}
+
+void cv__route_offline_recheck(cv_c2s_t *s)
+{
+    cv_stanza_t *st = NULL;
+    if (cv_stanza_new(&st, CV_OFFLINE_RECHECK, CV_NS_INTERNAL) < 0)
+        return; /* out of memory: the messages wait for the next initial presence */
+    /* Counted like a stanza (route_stanza's pending_done takes it off); from any thread,
+       so as an external send. */
+    atomic_fetch_add(&s->pending, 1);
+    cv_sched_send(s->srv->sched, CV_SCHED_EXTERNAL, &s->actor, cv_stanza_node(st));
+}
+
 static void route_stanza(cv_c2s_t *s, cv_worker_t *self, cv_stanza_t *st)
 {
     cv_xml_node_t *root = cv_stanza_root(st);
     route_t r = {s->srv, self, s, root, NULL};
 
+    if (is_offline_recheck(root)) {
+        /* Only a session that collected once collects again; one whose initial presence
+           is still to come collects then. */
+        if (s->initial_sent && atomic_load_explicit(&s->available, memory_order_relaxed))
+            cv__offline_deliver(s->srv, self, s);
+        cv_stanza_free(st);
+        pending_done(s, self);
+        return;
+    }
     /* RFC 6120 §8.1.2.1: the server stamps the sender's full JID, whatever it claimed. */
     if (cv_stanza_set_attr(st, root, "from", s->full) == 0) {
         r.type = cv_xml_attr(root, "type");
@@ -413,6 +445,8 @@ static int writes_store(cv_c2s_t *s, const cv_xml_node_t *st)
     const char *type = cv_xml_attr(st, "type");
     size_t n = 0;
 
+    if (is_offline_recheck(st))
+        return 1; /* collecting deletes what it delivered */
     if (!strcmp(st->name, "presence")) {
         if (type)
             return !strcmp(type, "subscribe") || !strcmp(type, "subscribed") ||

@@ -139,13 +139,13 @@ out:
 static int add_batch(cv_store_t *st, const char *host, char (*names)[CV_JID_PART_MAX + 1], size_t n,
                      const cv_buf_t *blob, unsigned long *created, unsigned long *kept)
 {
-    const char *users[BULK_BATCH];
+    const char *users[BULK_BATCH] = {NULL}; /* n <= BULK_BATCH */
     size_t made = 0;
     for (size_t i = 0; i < n; i++)
         users[i] = names[i];
     int rc = cv_store_account_create_many(st, host, users, n, blob->data, blob->len, &made);
     if (rc < 0) {
-        fprintf(stderr, "%s%s: store error: %s\n", users[0], n > 1 ? " and the next ones" : "",
+        fprintf(stderr, "%s%s: store error: %s\n", names[0], n > 1 ? " and the next ones" : "",
                 cv_strerror(rc));
         return rc;
     }
@@ -193,6 +193,9 @@ static int add_bulk(const cv_config_t *cfg, cv_store_t *st, int argc, char **arg
         if (rc < 0 || !jid.local) {
             fprintf(stderr, "not an account address: %s\n", addr);
             cv_jid_free(&jid);
+            /* The accounts before it are made, as if it had come at a batch's end. */
+            if (batched > 0 && add_batch(st, host, names, batched, &blob, &created, &kept) == 0)
+                printf("%lu accounts created, %lu existed already\n", created, kept);
             rc = CV_EINVAL;
             goto out;
         }
