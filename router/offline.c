@@ -39,7 +39,10 @@ static void find_available(cv_sess_entry_t *e, void *arg)
 {
     online_t *o = arg;
     cv_c2s_t *s = cv__c2s_of_entry(e);
-    if (!o->found && s->routed && atomic_load_explicit(&s->available, memory_order_relaxed)) {
+    /* Negative priority: messages to the bare JID are stored rather than delivered to it
+       (RFC 6121 §8.5.2.1.1), so it does not collect them either. */
+    if (!o->found && s->routed && atomic_load_explicit(&s->available, memory_order_relaxed) &&
+        atomic_load_explicit(&s->priority, memory_order_relaxed) >= 0) {
         cv__c2s_hold(s);
         o->found = s;
     }

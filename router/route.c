@@ -415,7 +415,8 @@ static void route_stanza(cv_c2s_t *s, cv_worker_t *self, cv_stanza_t *st)
     if (is_offline_recheck(root)) {
         /* Only a session that collected once collects again; one whose initial presence
            is still to come collects then. */
-        if (s->initial_sent && atomic_load_explicit(&s->available, memory_order_relaxed))
+        if (s->initial_sent && atomic_load_explicit(&s->available, memory_order_relaxed) &&
+            priority_of(s) >= 0)
             cv__offline_deliver(s->srv, self, s);
         cv_stanza_free(st);
         pending_done(s, self);
