@@ -12,6 +12,20 @@
 
 static void send_features(cv_c2s_t *s);
 
+void cv__c2s_set_available(cv_c2s_t *s, int available)
+{
+    int want = available ? CV_C2S_AVAILABLE : CV_C2S_UNAVAILABLE;
+    int cur = atomic_load(&s->available);
+    /* A compare-and-swap, so a closing stream's GONE is never overwritten. */
+    while (cur != CV_C2S_GONE && !atomic_compare_exchange_weak(&s->available, &cur, want))
+        ;
+}
+
+void cv__c2s_set_gone(cv_c2s_t *s)
+{
+    atomic_store(&s->available, CV_C2S_GONE);
+}
+
 int cv__c2s_write(cv_c2s_t *s, const char *data, size_t len)
 {
     cv_net_piece_t piece = {data, len};
@@ -25,6 +39,7 @@ int cv__c2s_write_pieces(cv_c2s_t *s, const cv_net_piece_t *pieces, size_t n)
         /* The peer does not read what we send it: memory must not grow for it. */
         cv_info("c2s %s: output queue full, closing", cv_net_conn_peer(s->conn));
         s->phase = CV_C2S_CLOSED;
+        cv__c2s_set_gone(s);
         cv_net_conn_close(s->conn);
     }
     return rc;
@@ -108,6 +123,7 @@ void cv__c2s_stream_error(cv_c2s_t *s, cv_stream_err_t cond, const char *text)
         (void)cv__c2s_write_buf(s, &b);
     cv_buf_free(&b);
     s->phase = CV_C2S_CLOSED;
+    cv__c2s_set_gone(s);
     cv_net_conn_close(s->conn);
 }
 
@@ -231,6 +247,7 @@ static int handle_starttls(cv_c2s_t *s)
         /* RFC 6120 §5.4.2.2: failure, then close the stream. */
         (void)cv__c2s_write(s, failure, sizeof failure - 1);
         s->phase = CV_C2S_CLOSED;
+        cv__c2s_set_gone(s);
         cv_net_conn_close(s->conn);
         return -1;
     }
@@ -296,6 +313,7 @@ static void on_stream_close(void *ctx)
     /* RFC 6120 §4.4: answer the closing tag with ours, then close the connection. */
     (void)cv__c2s_write(s, close_tag, sizeof close_tag - 1);
     s->phase = CV_C2S_CLOSED;
+    cv__c2s_set_gone(s);
     cv_net_conn_close(s->conn);
 }
 
@@ -473,7 +491,7 @@ static void c2s_close(cv_conn_t *c)
     /* Out of the table and unavailable at once, so routers stop choosing it; what they
        chose already falls back to offline storage (deliver.c). */
     cv__c2s_sessions_unbind(s);
-    atomic_store_explicit(&s->available, 0, memory_order_relaxed);
+    cv__c2s_set_gone(s);
     if (s->routed)
         gone_to_actor(s);
     cv_xml_stream_destroy(s->xml);

@@ -81,7 +81,10 @@ typedef struct cv_c2s_s {
     cv_actor_t actor;        /* handles this session's stanzas in order, on any worker */
     /* Presence state for delivery decisions (RFC 6121 §8.5.2): written by the actor,
        read by other actors when they route to this account; relaxed is enough, a stale
-       value only picks the resources of a moment earlier. */
+       value only picks the resources of a moment earlier. available is one of
+       CV_C2S_UNAVAILABLE, CV_C2S_AVAILABLE or CV_C2S_GONE: the ring sets GONE, for good,
+       when the stream starts closing (its connection may take long to go), so nothing is
+       routed to it or collected by it; see cv__c2s_set_available. */
     atomic_int available;
     atomic_int priority;
     atomic_int roster_requested; /* asked for the roster: gets roster pushes (RFC 6121 §2.1.6) */
@@ -207,6 +210,18 @@ void cv__route_bounce(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *sender,
    sending session named in 'from', if it is still there. Returns 0 when the sender was
    told, CV_ENOTFOUND when it is gone too, or another -CV_E*. */
 int cv__bounce_bytes(cv_server_t *srv, const char *data, size_t len, cv_stanza_err_t cond);
+
+enum { CV_C2S_UNAVAILABLE = 0, CV_C2S_AVAILABLE = 1, CV_C2S_GONE = 2 };
+/* Thread: any. Whether s has sent available presence and its stream is not closing. */
+static inline int cv__c2s_is_available(const cv_c2s_t *s)
+{
+    return atomic_load_explicit(&s->available, memory_order_relaxed) == CV_C2S_AVAILABLE;
+}
+/* Thread: the session's actor. Records available or unavailable presence, unless the
+   stream is closing (GONE stays). */
+void cv__c2s_set_available(cv_c2s_t *s, int available);
+/* Thread: the session's ring. The stream is closing: s is no longer available. */
+void cv__c2s_set_gone(cv_c2s_t *s);
 
 /* Thread: any. Asks s's actor to collect the account's offline messages again, after
    what queued before (a message became durable after s collected them). */

@@ -59,6 +59,7 @@ static void close_run(cv_net_task_t *t, cv_worker_t *w)
         else {
             (void)cv__c2s_write(s, close_tag, sizeof close_tag - 1);
             s->phase = CV_C2S_CLOSED;
+            cv__c2s_set_gone(s);
             cv_net_conn_close(s->conn);
         }
     }

@@ -10,7 +10,7 @@
  * A message can become durable after its recipient came online and collected what was
  * stored (the router chose storage just before the initial presence, or the commit was
  * still on its way when the collection read): once stored, the writer thread asks an
- * available session of the account to collect again (cv__route_offline_recheck), so the
+ * available session of the account to collect again (cv__offline_recheck), so the
  * message does not wait for the next login.
  */
 #include <string.h>
@@ -32,6 +32,7 @@ typedef struct offline_job_s {
 } offline_job_t;
 
 typedef struct online_s {
+    const cv_c2s_t *skip;
     cv_c2s_t *found;
 } online_t;
 
@@ -41,19 +42,17 @@ static void find_available(cv_sess_entry_t *e, void *arg)
     cv_c2s_t *s = cv__c2s_of_entry(e);
     /* Negative priority: messages to the bare JID are stored rather than delivered to it
        (RFC 6121 §8.5.2.1.1), so it does not collect them either. */
-    if (!o->found && s->routed && atomic_load_explicit(&s->available, memory_order_relaxed) &&
+    if (!o->found && s != o->skip && s->routed && cv__c2s_is_available(s) &&
         atomic_load_explicit(&s->priority, memory_order_relaxed) >= 0) {
         cv__c2s_hold(s);
         o->found = s;
     }
 }
 
-/* A message for user@host is durable: if the account has an available session by now,
-   that session collects it (it may have collected before the commit). Thread: any. */
-static void recheck(cv_server_t *srv, const char *user, const char *host)
+void cv__offline_recheck(cv_server_t *srv, const char *user, const char *host, const cv_c2s_t *skip)
 {
     cv_jid_t bare = {(char *)user, (char *)host, NULL, NULL};
-    online_t o = {NULL};
+    online_t o = {skip, NULL};
     cv_sessions_visit_bare(srv->sessions, &bare, find_available, &o);
     if (o.found) {
         cv__route_offline_recheck(o.found);
@@ -81,7 +80,7 @@ static void stored(void *ctx, int rc, uint64_t seq)
                                          : CV_STE_INTERNAL_SERVER_ERROR,
                          rc == CV_ELIMIT ? "the recipient's offline storage is full" : NULL);
     } else {
-        recheck(j->srv, j->user, j->host);
+        cv__offline_recheck(j->srv, j->user, j->host, NULL);
     }
     job_free(j);
 }
@@ -187,7 +186,7 @@ static void stored_bytes(void *ctx, int rc, uint64_t seq)
         refused(sc->srv, sc->who, sc->data, sc->len, rc);
     } else {
         sc->who[sc->user_len] = '\0';
-        recheck(sc->srv, sc->who, sc->who + sc->user_len + 1);
+        cv__offline_recheck(sc->srv, sc->who, sc->who + sc->user_len + 1, NULL);
     }
     free(sc->data);
     free(sc);

@@ -31,7 +31,7 @@ static void collect_available(cv_sess_entry_t *e, void *arg)
 {
     sessions_t *a = arg;
     cv_c2s_t *s = cv__c2s_of_entry(e);
-    if (a->n == MAX_RES || s == a->skip || !atomic_load(&s->available))
+    if (a->n == MAX_RES || s == a->skip || !cv__c2s_is_available(s))
         return;
     cv__c2s_hold(s);
     a->presence[a->n] = s->last_presence;

@@ -61,5 +61,10 @@ void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *use
                              size_t len);
 /* Delivers and deletes the account's stored messages (on initial presence). */
 void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s);
+/* Thread: any. A message for user@host became durable: if the account has an available
+   session with non-negative priority (other than skip) by now, that session collects the
+   stored messages (it may have collected before the commit). */
+void cv__offline_recheck(cv_server_t *srv, const char *user, const char *host,
+                         const cv_c2s_t *skip);
 
 #endif

@@ -165,7 +165,7 @@ static void deliver_all(route_t *r, cv_c2s_t **targets, size_t n)
 
 static int is_available(cv_c2s_t *s)
 {
-    return atomic_load_explicit(&s->available, memory_order_relaxed);
+    return cv__c2s_is_available(s);
 }
 
 static int priority_of(cv_c2s_t *s)
@@ -246,9 +246,9 @@ static void presence_broadcast(route_t *r)
         }
         cv_buf_free(&text);
         atomic_store_explicit(&s->priority, prio, memory_order_relaxed);
-        atomic_store_explicit(&s->available, 1, memory_order_relaxed);
+        cv__c2s_set_available(s, 1);
     } else {
-        atomic_store_explicit(&s->available, 0, memory_order_relaxed);
+        cv__c2s_set_available(s, 0);
     }
     cv__presence_broadcast(r->srv, r->self, s, r->st);
 }
@@ -414,9 +414,11 @@ static void route_stanza(cv_c2s_t *s, cv_worker_t *self, cv_stanza_t *st)
 
     if (is_offline_recheck(root)) {
         /* Only a session that collected once collects again; one whose initial presence
-           is still to come collects then. */
-        if (s->initial_sent && atomic_load_explicit(&s->available, memory_order_relaxed) &&
-            priority_of(s) >= 0)
+           is still to come collects then. One that can no longer collect (closing, gone
+           unavailable, negative priority) passes the request on to another resource. */
+        if (!cv__c2s_is_available(s) || priority_of(s) < 0)
+            cv__offline_recheck(s->srv, s->user, s->host, s);
+        else if (s->initial_sent)
             cv__offline_deliver(s->srv, self, s);
         cv_stanza_free(st);
         pending_done(s, self);
