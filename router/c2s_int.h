@@ -238,6 +238,10 @@ void cv__push_to_account(cv_server_t *srv, cv_worker_t *from, const char *user, 
 int cv__c2s_sessions_bind(cv_c2s_t *s);
 /* Leaves the table (if still in it) at close. */
 void cv__c2s_sessions_unbind(cv_c2s_t *s);
+/* Thread: any. The first bound session of user@host for which match(s, arg) holds (it
+   runs under the shard lock: keep it short), held for the caller to release; or NULL. */
+cv_c2s_t *cv__c2s_find(cv_server_t *srv, const char *user, const char *host,
+                       int (*match)(const cv_c2s_t *s, const void *arg), const void *arg);
 void cv__c2s_release(cv_c2s_t *s);
 void cv__c2s_hold(cv_c2s_t *s);
 /* Thread: any. Asks s's ring to end the stream (with cond, or CV_SE_NONE for a plain

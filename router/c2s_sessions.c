@@ -39,6 +39,31 @@ void cv__c2s_release(cv_c2s_t *s)
     }
 }
 
+typedef struct find_s {
+    int (*match)(const cv_c2s_t *s, const void *arg);
+    const void *arg;
+    cv_c2s_t *found;
+} find_t;
+
+static void find_visit(cv_sess_entry_t *e, void *arg)
+{
+    find_t *f = arg;
+    cv_c2s_t *s = cv__c2s_of_entry(e);
+    if (!f->found && f->match(s, f->arg)) {
+        cv__c2s_hold(s); /* under the shard lock, so s cannot be going away */
+        f->found = s;
+    }
+}
+
+cv_c2s_t *cv__c2s_find(cv_server_t *srv, const char *user, const char *host,
+                       int (*match)(const cv_c2s_t *s, const void *arg), const void *arg)
+{
+    cv_jid_t bare = {(char *)user, (char *)host, NULL, NULL};
+    find_t f = {match, arg, NULL};
+    cv_sessions_visit_bare(srv->sessions, &bare, find_visit, &f);
+    return f.found;
+}
+
 /* Called under the shard lock for the session being replaced: keep it alive for the task. */
 static void hold_replaced(cv_sess_entry_t *e)
 {

@@ -187,46 +187,34 @@ static int stanza_from_bytes(const cv_config_t *cfg, const char *data, size_t le
     return 0;
 }
 
-typedef struct sender_s {
-    const char *resource;
-    cv_c2s_t *found;
-} sender_t;
-
-static void find_sender(cv_sess_entry_t *e, void *arg)
+static int has_resource(const cv_c2s_t *s, const void *resource)
 {
-    sender_t *f = arg;
-    cv_c2s_t *s = cv__c2s_of_entry(e);
-    if (!f->found && s->jid.resource && strcmp(s->jid.resource, f->resource) == 0) {
-        cv__c2s_hold(s);
-        f->found = s;
-    }
+    return s->jid.resource && strcmp(s->jid.resource, resource) == 0;
 }
 
 int cv__bounce_bytes(cv_server_t *srv, const char *data, size_t len, cv_stanza_err_t cond)
 {
     cv_stanza_t *st = NULL;
     cv_jid_t from = CV_JID_INIT;
-    sender_t f = {NULL, NULL};
+    cv_c2s_t *sender = NULL;
     int rc = stanza_from_bytes(srv->config, data, len, &st);
     if (rc < 0)
         goto out;
     const char *from_attr = cv_xml_attr(cv_stanza_root(st), "from");
     rc = from_attr ? cv_jid_parse(&from, from_attr, strlen(from_attr)) : CV_EINVAL;
-    if (rc < 0 || !from.resource) {
+    if (rc < 0 || !from.local || !from.resource) {
         rc = rc < 0 ? rc : CV_EINVAL;
         goto out;
     }
-    f.resource = from.resource;
-    cv_jid_t bare = {from.local, from.domain, NULL, NULL};
-    cv_sessions_visit_bare(srv->sessions, &bare, find_sender, &f);
-    if (!f.found) {
+    sender = cv__c2s_find(srv, from.local, from.domain, has_resource, from.resource);
+    if (!sender) {
         rc = CV_ENOTFOUND; /* the sender is gone too: nobody to tell */
         goto out;
     }
-    cv__route_bounce(srv, NULL, f.found, cv_stanza_root(st), cond, NULL);
+    cv__route_bounce(srv, NULL, sender, cv_stanza_root(st), cond, NULL);
     cv_debug("%s: its recipient went away on the way; answered %s", from_attr,
              cv_stanza_err_name(cond));
-    cv__c2s_release(f.found);
+    cv__c2s_release(sender);
 out:
     cv_jid_free(&from);
     cv_stanza_free(st);

@@ -31,32 +31,21 @@ typedef struct offline_job_s {
     char *host;
 } offline_job_t;
 
-typedef struct online_s {
-    const cv_c2s_t *skip;
-    cv_c2s_t *found;
-} online_t;
-
-static void find_available(cv_sess_entry_t *e, void *arg)
+/* A session that may collect the account's offline messages (skip aside). Negative
+   priority: messages to the bare JID are stored rather than delivered to it (RFC 6121
+   §8.5.2.1.1), so it does not collect them either. */
+static int can_collect(const cv_c2s_t *s, const void *skip)
 {
-    online_t *o = arg;
-    cv_c2s_t *s = cv__c2s_of_entry(e);
-    /* Negative priority: messages to the bare JID are stored rather than delivered to it
-       (RFC 6121 §8.5.2.1.1), so it does not collect them either. */
-    if (!o->found && s != o->skip && s->routed && cv__c2s_is_available(s) &&
-        atomic_load_explicit(&s->priority, memory_order_relaxed) >= 0) {
-        cv__c2s_hold(s);
-        o->found = s;
-    }
+    return s != skip && s->routed && cv__c2s_is_available(s) &&
+           atomic_load_explicit(&s->priority, memory_order_relaxed) >= 0;
 }
 
 void cv__offline_recheck(cv_server_t *srv, const char *user, const char *host, const cv_c2s_t *skip)
 {
-    cv_jid_t bare = {(char *)user, (char *)host, NULL, NULL};
-    online_t o = {skip, NULL};
-    cv_sessions_visit_bare(srv->sessions, &bare, find_available, &o);
-    if (o.found) {
-        cv__route_offline_recheck(o.found);
-        cv__c2s_release(o.found);
+    cv_c2s_t *s = cv__c2s_find(srv, user, host, can_collect, skip);
+    if (s) {
+        cv__route_offline_recheck(s);
+        cv__c2s_release(s);
     }
 }
 
