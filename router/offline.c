@@ -23,12 +23,29 @@
 
 #define CV_NS_DELAY "urn:xmpp:delay"
 
+/* The recipient account of a message on its way to the store: two strings, one block. */
+typedef struct account_s {
+    char *user;
+    char *host; /* inside user's block */
+} account_t;
+
+static int account_dup(account_t *a, const char *user, const char *host)
+{
+    size_t ul = strlen(user), hl = strlen(host);
+    a->user = malloc(ul + hl + 2);
+    if (!a->user)
+        return CV_ENOMEM;
+    memcpy(a->user, user, ul + 1);
+    a->host = a->user + ul + 1;
+    memcpy(a->host, host, hl + 1);
+    return 0;
+}
+
 typedef struct offline_job_s {
     cv_server_t *srv;
     cv_c2s_t *sender;  /* held until the store answered */
     cv_stanza_t *copy; /* the message as stored, for an error reply */
-    char *user;        /* the recipient account, user@host as two strings in one block */
-    char *host;
+    account_t to;
 } offline_job_t;
 
 /* A session that may collect the account's offline messages (skip aside). Negative
@@ -53,7 +70,7 @@ static void job_free(offline_job_t *j)
 {
     cv_stanza_free(j->copy);
     cv__c2s_release(j->sender);
-    free(j->user);
+    free(j->to.user);
     free(j);
 }
 
@@ -69,7 +86,7 @@ static void stored(void *ctx, int rc, uint64_t seq)
                                          : CV_STE_INTERNAL_SERVER_ERROR,
                          rc == CV_ELIMIT ? "the recipient's offline storage is full" : NULL);
     } else {
-        cv__offline_recheck(j->srv, j->user, j->host, NULL);
+        cv__offline_recheck(j->srv, j->to.user, j->to.host, NULL);
     }
     job_free(j);
 }
@@ -99,14 +116,9 @@ void cv__offline_store(cv_server_t *srv, cv_c2s_t *sender, cv_xml_node_t *st, co
     j->srv = srv;
     j->sender = sender;
     cv__c2s_hold(sender);
-    size_t ul = strlen(to->local), hl = strlen(to->domain);
-    j->user = malloc(ul + hl + 2);
-    if (!j->user)
-        goto fail;
-    memcpy(j->user, to->local, ul + 1);
-    j->host = j->user + ul + 1;
-    memcpy(j->host, to->domain, hl + 1);
-    rc = cv_stanza_clone(st, &j->copy);
+    rc = account_dup(&j->to, to->local, to->domain);
+    if (rc == 0)
+        rc = cv_stanza_clone(st, &j->copy);
     if (rc < 0)
         goto fail;
     stamp_now(stamp, sizeof stamp, &us);
@@ -142,7 +154,7 @@ fail:
    the sender gets service-unavailable (RFC 6121 §8.5.3.2.1 when storage is not possible),
    parsed back from the bytes that travelled. Only when the sender is gone too is the
    message lost; those are counted and reported, at most once a second. */
-static void refused(cv_server_t *srv, const char *who, const char *data, size_t len, int rc)
+static void refused(cv_server_t *srv, const account_t *to, const char *data, size_t len, int rc)
 {
     uint64_t now = cv_clock_ms();
     uint_fast64_t last = atomic_load(&srv->offline_lost_reported_ms);
@@ -154,31 +166,35 @@ static void refused(cv_server_t *srv, const char *who, const char *data, size_t 
         !atomic_compare_exchange_strong(&srv->offline_lost_reported_ms, &last, now))
         return;
     cv_warn("%u message(s) lost: the recipient went away while they were on the way, its "
-            "offline storage refused them and their sender is gone (last for %s: %s)",
-            atomic_exchange(&srv->offline_lost, 0), who, cv_strerror(rc));
+            "offline storage refused them and their sender is gone (last for %s@%s: %s)",
+            atomic_exchange(&srv->offline_lost, 0), to->user, to->host, cv_strerror(rc));
 }
 
 typedef struct stored_ctx_s {
     cv_server_t *srv;
-    char *data; /* the message as it travelled, to tell its sender if it is refused */
-    size_t len;
-    size_t user_len; /* who[0..user_len) is the user, who[user_len + 1..] the host */
-    char who[];      /* user@host */
+    account_t to;
+    cv_buf_t bytes; /* the message as stored, to tell its sender if it is refused */
 } stored_ctx_t;
+
+static void stored_ctx_free(stored_ctx_t *sc)
+{
+    if (!sc)
+        return;
+    free(sc->to.user);
+    cv_buf_free(&sc->bytes);
+    free(sc);
+}
 
 /* Runs on the store's writer thread. */
 static void stored_bytes(void *ctx, int rc, uint64_t seq)
 {
     stored_ctx_t *sc = ctx;
     CV_UNUSED(seq);
-    if (rc < 0) {
-        refused(sc->srv, sc->who, sc->data, sc->len, rc);
-    } else {
-        sc->who[sc->user_len] = '\0';
-        cv__offline_recheck(sc->srv, sc->who, sc->who + sc->user_len + 1, NULL);
-    }
-    free(sc->data);
-    free(sc);
+    if (rc < 0)
+        refused(sc->srv, &sc->to, sc->bytes.data, sc->bytes.len, rc);
+    else
+        cv__offline_recheck(sc->srv, sc->to.user, sc->to.host, NULL);
+    stored_ctx_free(sc);
 }
 
 void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *user, const char *data,
@@ -186,46 +202,34 @@ void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *use
 {
     static const char tail[] = "</message>";
     const size_t tl = sizeof tail - 1;
-    cv_buf_t b = CV_BUF_INIT;
+    account_t to = {(char *)user, (char *)host};
     char stamp[64];
     uint64_t us = 0;
-    stored_ctx_t *sc = NULL;
-    int rc;
+    stored_ctx_t *sc = calloc(1, sizeof *sc);
+    cv_buf_t *b = sc ? &sc->bytes : NULL;
+    int rc = sc ? account_dup(&sc->to, user, host) : CV_ENOMEM;
 
     /* Our serializer ends a message with children with "</message>": the delay element
        goes right before it. A childless message carries no body worth keeping. */
-    if (len < tl || memcmp(data + len - tl, tail, tl) != 0)
+    if (len < tl || memcmp(data + len - tl, tail, tl) != 0) {
+        stored_ctx_free(sc);
         return;
-    stamp_now(stamp, sizeof stamp, &us);
-    rc = cv_buf_append(&b, data, len - tl);
-    if (rc == 0)
-        rc = cv_buf_printf(&b, "<delay xmlns='" CV_NS_DELAY "' from='%s' stamp='%s'/>%s", host,
-                           stamp, tail);
-    if (rc == 0 && !(sc = malloc(sizeof *sc + strlen(user) + strlen(host) + 2)))
-        rc = CV_ENOMEM;
-    if (rc == 0 && !(sc->data = malloc(len))) {
-        free(sc);
-        sc = NULL;
-        rc = CV_ENOMEM;
     }
+    stamp_now(stamp, sizeof stamp, &us);
+    if (rc == 0)
+        rc = cv_buf_append(b, data, len - tl);
+    if (rc == 0)
+        rc = cv_buf_printf(b, "<delay xmlns='" CV_NS_DELAY "' from='%s' stamp='%s'/>%s", host,
+                           stamp, tail);
     if (rc == 0) {
         sc->srv = srv;
-        memcpy(sc->data, data, len);
-        sc->len = len;
-        sc->user_len = strlen(user);
-        sprintf(sc->who, "%s@%s", user, host);
-        rc = cv_store_offline_push_async(srv->store, host, user, us, b.data, b.len,
+        rc = cv_store_offline_push_async(srv->store, host, user, us, b->data, b->len,
                                          srv->config->max_offline_messages, stored_bytes, sc);
+        if (rc == 0)
+            return; /* stored_bytes owns sc now */
     }
-    if (rc < 0) {
-        char who[2 * CV_JID_PART_MAX + 2];
-        snprintf(who, sizeof who, "%s@%s", user, host);
-        refused(srv, who, data, len, rc);
-        if (sc)
-            free(sc->data);
-        free(sc);
-    }
-    cv_buf_free(&b);
+    refused(srv, &to, data, len, rc);
+    stored_ctx_free(sc);
 }
 
 typedef struct fetch_s {
