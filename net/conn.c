@@ -247,6 +247,14 @@ static void conn_submit_send(cv_conn_t *c)
     c->inflight++;
 }
 
+/* The output asked about (cv_net_conn_notify_drained) has left. */
+static void conn_drained(cv_conn_t *c)
+{
+    c->want_drained = 0;
+    if (!c->closing && !c->peer_gone)
+        c->w->net->opts.ops.on_drained(c);
+}
+
 void cv__net_conn_on_send(cv_conn_t *c, int res)
 {
     c->inflight--;
@@ -266,8 +274,18 @@ void cv__net_conn_on_send(cv_conn_t *c, int res)
     cv_buf_clear(&c->sending);
     if (c->sending.cap > CV_NET_KEEP_BUF)
         cv_buf_free(&c->sending);
+    /* Everything handed to the kernel has been taken. Live traffic to a busy connection
+       may never leave `out` empty, hence a quarter of the limit rather than nothing. */
+    if (c->want_drained && c->out.len <= c->w->net->opts.config->max_output_queue / 4)
+        conn_drained(c);
     if (c->out.len > 0 || c->closing)
         cv__net_conn_mark_dirty(c);
+}
+
+void cv_net_conn_notify_drained(cv_conn_t *c)
+{
+    c->want_drained = 1;
+    cv__net_conn_mark_dirty(c); /* with nothing queued, the flush tells at once */
 }
 
 /* Output is flushed and the connection is closing: stop the socket in both directions,
@@ -298,6 +316,8 @@ static void conn_flush_one(cv_conn_t *c)
 {
     if (c->send_inflight)
         return; /* the send completion marks it dirty again */
+    if (c->want_drained && c->out.len == 0)
+        conn_drained(c); /* may queue output: sent below */
     if (c->out.len > 0 && !c->peer_gone) {
         cv_buf_t tmp = c->sending;
         c->sending = c->out;

@@ -74,6 +74,7 @@ struct cv_conn_s {
     unsigned trimmed : 1;       /* TLS buffers given back; cleared by the next read or write */
     unsigned input_paused : 1;  /* past its input rate: no recv is armed until a tick frees it */
     unsigned input_held : 1;    /* its owner stopped reading (cv_net_conn_hold_input) */
+    unsigned want_drained : 1;  /* on_drained is due once the output has left */
     uint8_t addr[16];           /* peer address, for logs and throttling */
     cv_tls_conn_t *tls;
     cv_buf_t out;         /* bytes queued for the next send (wire bytes: TLS already applied) */

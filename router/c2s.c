@@ -333,6 +333,7 @@ static int c2s_open(cv_conn_t *c, const cv_conf_listener_t *l, void *arg)
     atomic_init(&s->close_posted, 0);
     atomic_init(&s->available, 0);
     atomic_init(&s->priority, 0);
+    atomic_init(&s->offline_paced, 0);
     cv_actor_init(&s->actor, cv__route_actor);
     s->actor.retain = cv__route_actor_retain;
     s->actor.release = cv__route_actor_release;
@@ -449,6 +450,13 @@ static void c2s_quiet(cv_conn_t *c)
         (void)cv_xml_stream_trim(s->xml);
 }
 
+static void c2s_drained(cv_conn_t *c)
+{
+    cv_c2s_t *s = cv_net_conn_user(c);
+    if (s)
+        cv__offline_drained(s);
+}
+
 void cv__c2s_resume(cv_c2s_t *s, int rc)
 {
     cv_buf_t held = s->held;
@@ -551,5 +559,6 @@ void cv_c2s_net_ops(cv_net_ops_t *ops, cv_server_t *srv)
     ops->on_timeout = c2s_timeout;
     ops->on_shutdown = c2s_shutdown;
     ops->on_quiet = c2s_quiet;
+    ops->on_drained = c2s_drained;
     ops->arg = srv;
 }

@@ -60,6 +60,10 @@ typedef struct cv_c2s_s {
     uint8_t routed;
     /* Actor only: whether initial presence was sent (directed, below, is its company). */
     uint8_t initial_sent;
+    /* 1 while a batch of offline messages is on its way to this session and more wait in
+       storage: the ring clears it once the batch has left (on_drained) and asks the actor
+       to collect the next. Collections meanwhile do nothing (router/offline.c). */
+    _Atomic uint8_t offline_paced;
     cv_buf_t held;
     const char *host; /* the served host the client addressed (points into config) */
     char stream_id[24];
@@ -181,6 +185,11 @@ void cv__route_actor(cv_actor_t *a, cv_mpsc_node_t *msg, unsigned self);
 void cv__route_actor_retain(cv_actor_t *a);
 void cv__route_actor_release(cv_actor_t *a);
 
+/* offline.c */
+/* Thread: s's ring (on_drained). The batch of offline messages on its way to s has left
+   the output queue: the actor collects the next. */
+void cv__offline_drained(cv_c2s_t *s);
+
 /* deliver.c */
 /* Thread: any. Serializes node once and queues it for target's connection on target's
    ring (from: the caller's worker, or NULL). Takes a reference on target for the trip.
@@ -198,6 +207,10 @@ void cv__payload_set_offline_ok(cv_payload_t *p);
 /* Marks p as an iq get/set: answered service-unavailable when its recipient is gone by the
    time it arrives. Before the first cv__payload_deliver. */
 void cv__payload_set_answer_if_gone(cv_payload_t *p);
+/* Marks p as a message collected from offline storage (sequence number seq, stamp): if its
+   recipient is gone by the time it arrives, it goes back to storage in its old place.
+   Before the first cv__payload_deliver. */
+void cv__payload_set_restore(cv_payload_t *p, uint64_t seq, uint64_t stamp);
 /* A payload of ready-made bytes (e.g. a stored offline message). */
 int cv__payload_from_bytes(const void *data, size_t len, cv_payload_t **out);
 /* Sends the stanza error for st (RFC 6120 §8.3) back to its sender, unless st is an

@@ -31,9 +31,12 @@ struct cv_payload_s {
     atomic_int first_used;
     /* What happens when no recipient could take it because they went away on the way
        (each checked only when one did): a chat/normal message is stored for the account
-       (RFC 6121 §8.5.3.2.1); an iq get/set is answered service-unavailable. */
+       (RFC 6121 §8.5.3.2.1); an iq get/set is answered service-unavailable; a message
+       collected from offline storage goes back there, under its old number. */
     uint8_t offline_ok;
     uint8_t answer_if_gone;
+    uint8_t restore;
+    uint64_t stored_seq, stored_stamp; /* where a collected message goes back (restore) */
     /* Some recipient queued the bytes. Written by recipient rings, read by the last
        release, which the acq_rel on refs orders after every delivery. */
     atomic_int delivered;
@@ -81,6 +84,7 @@ int cv__payload_new(const cv_xml_node_t *node, cv_payload_t **out)
     atomic_init(&p->gone, NULL);
     p->offline_ok = 0;
     p->answer_if_gone = 0;
+    p->restore = 0;
     p->len = b.len - hdr;
     p->to_at = cv_xml_attr(node, "to") ? 0 : to_offset(p->data, p->len, node->name);
     *out = p;
@@ -98,6 +102,7 @@ int cv__payload_from_bytes(const void *data, size_t len, cv_payload_t **out)
     atomic_init(&p->gone, NULL);
     p->offline_ok = 0;
     p->answer_if_gone = 0;
+    p->restore = 0;
     p->to_at = 0;
     memcpy(p->data, data, len);
     p->data[len] = '\0';
@@ -225,7 +230,10 @@ out:
    nothing delivered). Thread: any. */
 static void undeliverable(cv_payload_t *p, cv_c2s_t *gone)
 {
-    if (p->offline_ok)
+    if (p->restore)
+        cv__offline_restore(gone->srv, gone->host, gone->user, p->stored_seq, p->stored_stamp,
+                            p->data, p->len);
+    else if (p->offline_ok)
         cv__offline_store_bytes(gone->srv, gone->host, gone->user, p->data, p->len);
     else if (p->answer_if_gone)
         (void)cv__bounce_bytes(gone->srv, p->data, p->len, CV_STE_SERVICE_UNAVAILABLE);
@@ -243,7 +251,7 @@ static void delivery_run(cv_net_task_t *t, cv_worker_t *w)
        the payload's last release stores it offline or answers it (undeliverable). */
     if (target->conn && target->phase == CV_C2S_BOUND && write_payload(target, p) == 0) {
         atomic_store_explicit(&p->delivered, 1, memory_order_relaxed);
-    } else if ((p->offline_ok || p->answer_if_gone) && target->routed) {
+    } else if ((p->offline_ok || p->answer_if_gone || p->restore) && target->routed) {
         cv_c2s_t *none = NULL;
         cv__c2s_hold(target);
         if (!atomic_compare_exchange_strong(&p->gone, &none, target))
@@ -263,6 +271,13 @@ void cv__payload_set_offline_ok(cv_payload_t *p)
 void cv__payload_set_answer_if_gone(cv_payload_t *p)
 {
     p->answer_if_gone = 1;
+}
+
+void cv__payload_set_restore(cv_payload_t *p, uint64_t seq, uint64_t stamp)
+{
+    p->restore = 1;
+    p->stored_seq = seq;
+    p->stored_stamp = stamp;
 }
 
 int cv__payload_deliver(cv_payload_t *p, cv_worker_t *from, cv_c2s_t *target)

@@ -12,7 +12,13 @@
  * still on its way when the collection read): once stored, the writer thread asks an
  * available session of the account to collect again (cv__offline_recheck), so the
  * message does not wait for the next login.
+ *
+ * Collection goes a batch at a time (the output queue is bounded, and a backlog can be
+ * far bigger), is exclusive per account, and a collected message whose session went away
+ * before its ring wrote it goes back to storage in its old place.
  */
+#include <pthread.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -232,40 +238,168 @@ void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *use
     stored_ctx_free(sc);
 }
 
-typedef struct fetch_s {
-    cv_server_t *srv;
-    cv_worker_t *self;
-    cv_c2s_t *s;
-    uint64_t last;
-    size_t n;
-} fetch_t;
+/* ---- collection ---- */
 
-static int deliver_one(void *ctx, uint64_t seq, uint64_t stamp, const void *data, size_t len)
+/* A batch: at most this many messages, and a quarter of the output queue (at least one
+   message), so a backlog never fills the queue past its limit, which would end the stream
+   with the rest of the batch in it. */
+#define CV_OFFLINE_BATCH 100
+#define CV_OFFLINE_STRIPES 64
+
+/* Two sessions of one account may collect at once (two logins, a recheck beside an
+   initial presence): each account's fetch-and-delete runs under one of these striped
+   locks, so the second sees only what the first left. Held on store-job threads only,
+   across one commit. Module-owned, initialized statically. */
+static struct {
+    pthread_mutex_t stripes[CV_OFFLINE_STRIPES];
+} collect_locks = {{[0 ... CV_OFFLINE_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER}};
+
+static pthread_mutex_t *collect_lock(const char *host, const char *user)
 {
-    fetch_t *f = ctx;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)user; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    for (const unsigned char *p = (const unsigned char *)host; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return &collect_locks.stripes[h % CV_OFFLINE_STRIPES];
+}
+
+typedef struct batch_s {
+    cv_payload_t *p[CV_OFFLINE_BATCH];
+    size_t n;
+    size_t bytes, budget;
+    uint64_t last; /* sequence number of the last message taken */
+    int more;      /* stopped at the budget: more are stored */
+} batch_t;
+
+static int take_one(void *ctx, uint64_t seq, uint64_t stamp, const void *data, size_t len)
+{
+    batch_t *b = ctx;
     cv_payload_t *p = NULL;
-    CV_UNUSED(stamp);
+
+    if (b->n == CV_OFFLINE_BATCH || (b->n > 0 && b->bytes + len > b->budget)) {
+        b->more = 1;
+        return 1; /* stop: the next batch takes it */
+    }
     if (cv__payload_from_bytes(data, len, &p) < 0)
-        return CV_ENOMEM; /* stop: the rest stays stored for the next login */
-    (void)cv__payload_deliver(p, f->self, f->s);
-    cv__payload_release(p);
-    f->last = seq;
-    f->n++;
+        return CV_ENOMEM; /* stop: the rest stays stored */
+    cv__payload_set_restore(p, seq, stamp);
+    b->p[b->n++] = p;
+    b->bytes += len;
+    b->last = seq;
     return 0;
+}
+
+typedef struct pace_s {
+    cv_net_task_t task;
+    cv_c2s_t *s;
+} pace_t;
+
+/* Runs on the session's ring, after the batch's deliveries (the inbox is FIFO). */
+static void pace_run(cv_net_task_t *t, cv_worker_t *w)
+{
+    pace_t *pc = (pace_t *)((char *)t - offsetof(pace_t, task));
+    cv_c2s_t *s = pc->s;
+    CV_UNUSED(w);
+    /* A closing session keeps offline_paced: it collects nothing more, and what is left
+       waits for the next session. */
+    if (s->conn && s->phase == CV_C2S_BOUND)
+        cv_net_conn_notify_drained(s->conn);
+    cv__c2s_release(s);
+    free(pc);
+}
+
+/* More are stored than one batch: the next follows once this one has left. */
+static void pace(cv_worker_t *self, cv_c2s_t *s)
+{
+    pace_t *pc = malloc(sizeof *pc);
+
+    if (!pc) {
+        cv_warn("offline messages of %s@%s: out of memory: the rest wait for the next login",
+                s->user, s->host);
+        return;
+    }
+    atomic_store(&s->offline_paced, 1);
+    pc->s = s;
+    pc->task.run = pace_run;
+    cv__c2s_hold(s);
+    cv_net_post(self, s->worker, &pc->task);
+}
+
+void cv__offline_drained(cv_c2s_t *s)
+{
+    if (atomic_exchange(&s->offline_paced, 0))
+        cv__route_offline_recheck(s);
 }
 
 void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
 {
-    fetch_t f = {srv, self, s, 0, 0};
+    pthread_mutex_t *lock = collect_lock(s->host, s->user);
+    batch_t b = {.budget = srv->config->max_output_queue / 4};
     size_t n = 0;
+    int rc;
+
+    /* A batch is on its way: its drain collects the next. */
+    if (atomic_load(&s->offline_paced))
+        return;
     if (cv_store_offline_count(srv->store, s->host, s->user, &n) < 0 || n == 0)
         return;
-    (void)cv_store_offline_fetch(srv->store, s->host, s->user, deliver_one, &f);
-    /* Only what was handed to the session's ring is deleted (XEP-0160 §5: delivered
-       messages are removed). */
-    if (f.n > 0) {
-        int rc = cv_store_offline_delete_upto(srv->store, s->host, s->user, f.last, NULL);
-        if (rc < 0)
-            cv_warn("offline messages of %s@%s: delete: %s", s->user, s->host, cv_strerror(rc));
+    pthread_mutex_lock(lock);
+    (void)cv_store_offline_fetch(srv->store, s->host, s->user, take_one, &b);
+    /* Deleted before they are handed over: a message that then finds its session gone
+       goes back (cv__offline_restore), and must not meet this delete on the way. XEP-0160
+       §5: delivered messages are removed. */
+    rc = b.n > 0 ? cv_store_offline_delete_upto(srv->store, s->host, s->user, b.last, NULL) : 0;
+    pthread_mutex_unlock(lock);
+    if (rc < 0) {
+        /* Left stored: they come with a later collection, not twice. */
+        cv_warn("offline messages of %s@%s: delete: %s", s->user, s->host, cv_strerror(rc));
+        b.more = 0;
     }
+    for (size_t i = 0; i < b.n; i++) {
+        if (rc == 0)
+            (void)cv__payload_deliver(b.p[i], self, s);
+        cv__payload_release(b.p[i]);
+    }
+    if (b.more)
+        pace(self, s);
+}
+
+/* ---- a collected message whose session went away on the way ---- */
+
+typedef struct restore_ctx_s {
+    cv_server_t *srv;
+    account_t to;
+} restore_ctx_t;
+
+static void restored(void *ctx, int rc, uint64_t seq)
+{
+    restore_ctx_t *rc_ctx = ctx;
+    CV_UNUSED(seq);
+    if (rc < 0)
+        cv_error("offline message of %s@%s lost: it could not be put back in storage: %s",
+                 rc_ctx->to.user, rc_ctx->to.host, cv_strerror(rc));
+    else
+        cv__offline_recheck(rc_ctx->srv, rc_ctx->to.user, rc_ctx->to.host, NULL);
+    free(rc_ctx->to.user);
+    free(rc_ctx);
+}
+
+void cv__offline_restore(cv_server_t *srv, const char *host, const char *user, uint64_t seq,
+                         uint64_t stamp, const char *data, size_t len)
+{
+    restore_ctx_t *rx = calloc(1, sizeof *rx);
+    int rc = rx ? account_dup(&rx->to, user, host) : CV_ENOMEM;
+
+    if (rc == 0) {
+        rx->srv = srv;
+        rc = cv_store_offline_restore_async(srv->store, host, user, seq, stamp, data, len, restored,
+                                            rx);
+        if (rc == 0)
+            return; /* restored() owns rx now */
+        free(rx->to.user);
+    }
+    free(rx);
+    cv_error("offline message of %s@%s lost: it could not be put back in storage: %s", user, host,
+             cv_strerror(rc));
 }

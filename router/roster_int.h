@@ -59,8 +59,15 @@ void cv__offline_store(cv_server_t *srv, cv_c2s_t *sender, cv_xml_node_t *st, co
    any (used when a chosen recipient vanished before delivery). */
 void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *user, const char *data,
                              size_t len);
-/* Delivers and deletes the account's stored messages (on initial presence). */
+/* Thread: s's actor, on a store trip (it waits for a commit). Delivers the account's
+   stored messages to s and deletes them, a batch at a time: one that leaves more behind
+   asks s's ring to tell when it has left the output queue, and the next batch follows
+   then (cv__offline_drained). Two sessions of one account never get the same message. */
 void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s);
+/* Thread: any. A collected message could not be written to its session after all (it
+   went away on the way): back to storage in its old place. */
+void cv__offline_restore(cv_server_t *srv, const char *host, const char *user, uint64_t seq,
+                         uint64_t stamp, const char *data, size_t len);
 /* Thread: any. A message for user@host became durable: if the account has an available
    session with non-negative priority (other than skip) by now, that session collects the
    stored messages (it may have collected before the commit). */

@@ -234,6 +234,7 @@ static void server_iq(route_t *r, const cv_jid_t *to, int to_server)
 static void presence_broadcast(route_t *r)
 {
     cv_c2s_t *s = r->sender;
+    int was_negative = 0;
     if (!*r->type) {
         const cv_xml_node_t *p = cv_xml_child(r->st, "priority", CV_NS_CLIENT);
         int prio = 0;
@@ -245,12 +246,16 @@ static void presence_broadcast(route_t *r)
                 prio = (int)v;
         }
         cv_buf_free(&text);
+        was_negative = s->initial_sent && priority_of(s) < 0;
         atomic_store_explicit(&s->priority, prio, memory_order_relaxed);
         cv__c2s_set_available(s, 1);
     } else {
         cv__c2s_set_available(s, 0);
     }
     cv__presence_broadcast(r->srv, r->self, s, r->st);
+    /* Stored messages wait for a resource with non-negative priority: this one is now. */
+    if (was_negative && priority_of(s) >= 0)
+        cv__route_offline_recheck(s);
 }
 
 static cv_kind_t kind_of(const cv_xml_node_t *st)

@@ -330,6 +330,33 @@ int cv_store_offline_push(cv_store_t *st, const char *host, const char *user, ui
     return store_wait_end(&w, rc, seq);
 }
 
+int cv_store_offline_restore_async(cv_store_t *st, const char *host, const char *user, uint64_t seq,
+                                   uint64_t stamp, const void *data, size_t len,
+                                   cv_store_done_fn cb, void *ctx)
+{
+    int rc;
+
+    if (!store_user_ok(st, host, user) || cb == NULL || seq == 0)
+        return CV_EINVAL;
+    rc = store_blob_ok(data, len);
+    if (rc < 0)
+        return rc;
+    return st->ops->offline_restore(st, host, user, seq, stamp, data, len, cb, ctx);
+}
+
+int cv_store_offline_restore(cv_store_t *st, const char *host, const char *user, uint64_t seq,
+                             uint64_t stamp, const void *data, size_t len)
+{
+    store_wait_t w;
+    int rc;
+
+    rc = store_wait_init(&w);
+    if (rc < 0)
+        return rc;
+    rc = cv_store_offline_restore_async(st, host, user, seq, stamp, data, len, store_wait_done, &w);
+    return store_wait_end(&w, rc, NULL);
+}
+
 int cv_store_offline_fetch(cv_store_t *st, const char *host, const char *user,
                            int (*cb)(void *ctx, uint64_t seq, uint64_t stamp, const void *data,
                                      size_t len),

@@ -519,6 +519,7 @@ enum {
     OP_ROSTER_PUT,
     OP_ROSTER_REMOVE,
     OP_OFFLINE_PUSH,
+    OP_OFFLINE_RESTORE, /* a message put back under its old sequence number */
     OP_OFFLINE_DELETE_UPTO,
     OP_BLOB_SET, /* vlen 0: delete */
     OP_BLOCK_ADD,
@@ -614,29 +615,56 @@ int cv__store_lmdb_roster_remove(cv_store_t *st, const char *host, const char *u
     return ureq_submit(s, r, cb, ctx);
 }
 
+/* A request to store one offline message: seq 0 appends (the writer numbers it), any
+ * other puts it back under that number (OP_OFFLINE_RESTORE). */
+static int offline_req(store_lmdb_t *s, int op, const char *host, const char *user, uint64_t seq,
+                       uint64_t stamp, const void *data, size_t len, ureq_t **out)
+{
+    unsigned char seq_be[8];
+    unsigned char *v;
+    ukey_t k;
+    int rc;
+
+    be64_put(seq_be, seq);
+    rc = ukey_make(&k, host, user, seq_be, 8, NULL, 0);
+    if (rc < 0)
+        return rc;
+    rc = ureq_new(op, s->dbi_user[CV__LMDB_DB_OFFLINE], &k, 9 + len, out);
+    if (rc < 0)
+        return rc;
+    v = ureq_val(*out);
+    v[0] = USER_RECORD_V1;
+    be64_put(v + 1, stamp);
+    if (len != 0)
+        memcpy(v + 9, data, len);
+    return 0;
+}
+
 int cv__store_lmdb_offline_push(cv_store_t *st, const char *host, const char *user, uint64_t stamp,
                                 const void *data, size_t len, size_t max, cv_store_done_fn cb,
                                 void *ctx)
 {
     store_lmdb_t *s = lmdb_of(st);
-    unsigned char *v;
     ureq_t *r;
-    ukey_t k;
-    int rc;
-
     /* The sequence number is appended by the writer; the request holds the prefix. */
-    rc = ukey_make(&k, host, user, "\0\0\0\0\0\0\0\0", 8, NULL, 0);
-    if (rc < 0)
-        return rc;
-    rc = ureq_new(OP_OFFLINE_PUSH, s->dbi_user[CV__LMDB_DB_OFFLINE], &k, 9 + len, &r);
+    int rc = offline_req(s, OP_OFFLINE_PUSH, host, user, 0, stamp, data, len, &r);
+
     if (rc < 0)
         return rc;
     r->arg = max;
-    v = ureq_val(r);
-    v[0] = USER_RECORD_V1;
-    be64_put(v + 1, stamp);
-    if (len != 0)
-        memcpy(v + 9, data, len);
+    return ureq_submit(s, r, cb, ctx);
+}
+
+int cv__store_lmdb_offline_restore(cv_store_t *st, const char *host, const char *user, uint64_t seq,
+                                   uint64_t stamp, const void *data, size_t len,
+                                   cv_store_done_fn cb, void *ctx)
+{
+    store_lmdb_t *s = lmdb_of(st);
+    ureq_t *r;
+    int rc = offline_req(s, OP_OFFLINE_RESTORE, host, user, seq, stamp, data, len, &r);
+
+    if (rc < 0)
+        return rc;
     return ureq_submit(s, r, cb, ctx);
 }
 
@@ -929,6 +957,35 @@ static int apply_offline_push(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t
     return meta_put(s, txn, meta, r->bytes, r->plen, next + 1, count + 1);
 }
 
+/* Puts a message back under the number it had (its delivery could not happen after all),
+ * so it keeps its place in the queue. No quota: it was counted when it first came. Value:
+ * the sequence number, or 0 if that number is queued already (nothing changes). */
+static int apply_offline_restore(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
+{
+    MDB_dbi meta = s->dbi_user[CV__LMDB_DB_OFFLINE_META];
+    MDB_val k = {.mv_size = r->klen, .mv_data = r->bytes};
+    MDB_val v = {.mv_size = r->vlen, .mv_data = ureq_val(r)};
+    uint64_t seq = be64_get(r->bytes + r->plen);
+    uint64_t next, count;
+    int mrc;
+    int rc;
+
+    rc = account_check(s, txn, r);
+    if (rc == 0)
+        rc = meta_get(s, txn, meta, r->bytes, r->plen, 1, 0, &next, &count);
+    if (rc < 0)
+        return rc;
+    mrc = mdb_put(txn, r->dbi, &k, &v, MDB_NOOVERWRITE);
+    if (mrc == MDB_KEYEXIST)
+        return 0;
+    rc = cv__lmdb_rc(s, mrc, "offline restore");
+    if (rc < 0)
+        return rc;
+    *value = seq;
+    /* The counter only grows: a later push must not reuse this number. */
+    return meta_put(s, txn, meta, r->bytes, r->plen, next > seq ? next : seq + 1, count + 1);
+}
+
 static int apply_offline_delete(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
 {
     MDB_dbi meta = s->dbi_user[CV__LMDB_DB_OFFLINE_META];
@@ -1045,6 +1102,7 @@ static int apply(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
     case OP_ROSTER_PUT:
     case OP_ROSTER_REMOVE: return apply_roster(s, txn, r, value);
     case OP_OFFLINE_PUSH: return apply_offline_push(s, txn, r, value);
+    case OP_OFFLINE_RESTORE: return apply_offline_restore(s, txn, r, value);
     case OP_OFFLINE_DELETE_UPTO: return apply_offline_delete(s, txn, r, value);
     case OP_BLOB_SET: return apply_blob_set(s, txn, r);
     case OP_BLOCK_ADD:

@@ -51,6 +51,11 @@ typedef struct cv_net_ops_s {
     /* No input arrived for a whole tick (one to two seconds): give back what only an
        active connection needs. Runs once per quiet spell; may be NULL. */
     void (*on_quiet)(cv_conn_t *c);
+    /* Asked for with cv_net_conn_notify_drained: the bytes queued for the peer have been
+       taken by the kernel, except at most a quarter of limits.max_output_queue queued
+       after them. Runs once per request, from a send completion or the loop turn's
+       flush; never for a connection that is closing. May be NULL (then nobody may ask). */
+    void (*on_drained)(cv_conn_t *c);
     /* Once per loop turn, after completions were handled and before output is flushed:
        the worker runs other work (actors) here. Return 1 while more work is waiting, so
        the ring polls instead of sleeping; `sleeping` tells it when the ring is about to
@@ -117,6 +122,10 @@ typedef struct cv_net_piece_s {
     size_t len;
 } cv_net_piece_t;
 int cv_net_conn_write_pieces(cv_conn_t *c, const cv_net_piece_t *pieces, size_t n);
+/* Thread: ring owner. Asks for one on_drained call once the output queued so far has
+   left (see cv_net_ops_t): a writer that has much to send (a backlog of stored messages)
+   sends it in parts this way instead of filling the output queue past its limit. */
+void cv_net_conn_notify_drained(cv_conn_t *c);
 /* Thread: ring owner. Stops (hold 1) or resumes (0) reading from c, e.g. while what the
    peer sent is still waiting to be handled. Bytes the kernel already handed over are kept
    and delivered on resume (on_data may run from inside this call); input shaping

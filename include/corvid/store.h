@@ -267,6 +267,22 @@ int cv_store_offline_push_async(cv_store_t *st, const char *host, const char *us
                                 void *ctx);
 
 /*
+ * Puts a message that was fetched and deleted back under its old sequence number seq (with
+ * its stamp), so it keeps its place before anything queued later: for a delivery that
+ * could not happen after all. No quota applies (it was counted when it first came); if seq
+ * is queued already nothing changes (cb gets 0 as value instead of seq). Later pushes get
+ * numbers above seq.
+ * Thread: any. Returns (or gives cb) what cv_store_offline_push_async does, except
+ * CV_ELIMIT; CV_EINVAL for seq 0.
+ */
+int cv_store_offline_restore_async(cv_store_t *st, const char *host, const char *user, uint64_t seq,
+                                   uint64_t stamp, const void *data, size_t len,
+                                   cv_store_done_fn cb, void *ctx);
+/* The same, durable on return. */
+int cv_store_offline_restore(cv_store_t *st, const char *host, const char *user, uint64_t seq,
+                             uint64_t stamp, const void *data, size_t len);
+
+/*
  * Calls cb for each queued message in order, from one snapshot; data points into the
  * backend's memory and is valid only during the call. cb returning non-zero stops the
  * walk and that value is returned. Same rules for cb as cv_store_roster_get.

@@ -2,8 +2,10 @@
  * The network layer on its own, with an echo protocol instead of XMPP: bytes come back in
  * order, a connection that keeps sending is reported busy (cv_net_conn_is_busy), a quiet
  * one gets on_quiet once per quiet spell and never while it sends, and a peer that goes
- * away gets on_close. The layer's tick is one second, so the waits here are seconds; each
- * one polls with a generous deadline rather than assuming a schedule.
+ * away gets on_close, and on_drained paces a writer with more to send than the output
+ * queue holds: it runs only once the kernel took what was queued, so a peer that stops
+ * reading stops the writer instead of overflowing the queue. The layer's tick is one second, so the
+ * waits here are seconds; each one polls with a generous deadline rather than assuming a schedule.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,7 +25,37 @@ typedef struct counters_s {
     atomic_int opens, closes, quiets;
     atomic_int busy_reads, calm_reads; /* on_data calls with the connection busy / not */
     atomic_size_t bytes;
+    atomic_int drains;   /* on_drained calls */
+    atomic_int chunks;   /* CHUNK-byte parts written by the "BIG" stream */
+    atomic_int overflow; /* a write of the stream was refused */
 } counters_t;
+
+/* "BIG" asks for a stream of BIG_CHUNKS parts of CHUNK bytes, each written once the one
+   before has left (on_drained); byte i of the stream is (i % 251). */
+#define CHUNK (512u * 1024u)
+#define BIG_CHUNKS 40
+
+static void write_chunk(cv_conn_t *c, counters_t *n)
+{
+    static unsigned char part[CHUNK];
+    size_t start = (size_t)atomic_load(&n->chunks) * CHUNK;
+    for (size_t i = 0; i < CHUNK; i++)
+        part[i] = (unsigned char)((start + i) % 251);
+    if (cv_net_conn_write(c, part, CHUNK) != 0) {
+        atomic_fetch_add(&n->overflow, 1);
+        return;
+    }
+    atomic_fetch_add(&n->chunks, 1);
+    cv_net_conn_notify_drained(c);
+}
+
+static void on_drained(cv_conn_t *c)
+{
+    counters_t *n = cv_net_conn_user(c);
+    atomic_fetch_add(&n->drains, 1);
+    if (atomic_load(&n->chunks) > 0 && atomic_load(&n->chunks) < BIG_CHUNKS)
+        write_chunk(c, n);
+}
 
 static int on_open(cv_conn_t *c, const cv_conf_listener_t *l, void *arg)
 {
@@ -39,6 +71,14 @@ static int on_data(cv_conn_t *c, const char *data, size_t len)
     counters_t *n = cv_net_conn_user(c);
     atomic_fetch_add(cv_net_conn_is_busy(c) ? &n->busy_reads : &n->calm_reads, 1);
     atomic_fetch_add(&n->bytes, len);
+    if (len == 3 && memcmp(data, "BIG", 3) == 0) {
+        write_chunk(c, n);
+        return 0;
+    }
+    if (len == 3 && memcmp(data, "NOW", 3) == 0) {
+        cv_net_conn_notify_drained(c); /* nothing queued: due at once */
+        return 0;
+    }
     return cv_net_conn_write(c, data, len) == 0 ? 0 : -1;
 }
 
@@ -170,6 +210,58 @@ static void test_echo_quiet_busy(cv_net_t *net, unsigned port, counters_t *n)
     CHECK(wait_for(&n->closes, 1, 5.0));
 }
 
+/* Reads the whole "BIG" stream (checking every byte) and returns whether it all came. */
+static int read_stream(int fd)
+{
+    static unsigned char buf[65536];
+    size_t want = (size_t)BIG_CHUNKS * CHUNK, got = 0;
+    double end = now_s() + 30.0;
+    while (got < want && now_s() < end) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t r = recv(fd, buf, sizeof buf, 0);
+        if (r <= 0)
+            return 0;
+        for (ssize_t i = 0; i < r; i++)
+            if (buf[i] != (unsigned char)((got + (size_t)i) % 251))
+                return 0;
+        got += (size_t)r;
+    }
+    return got == want;
+}
+
+static void test_drained(unsigned port, counters_t *n)
+{
+    int fd = connect_to(port);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CHECK(wait_for(&n->opens, 2, 5.0));
+
+    /* Nothing queued: on_drained comes at once. */
+    CHECK(send(fd, "NOW", 3, MSG_NOSIGNAL) == 3);
+    CHECK(wait_for(&n->drains, 1, 5.0));
+
+    /* 20 MiB asked for while the peer does not read: the kernel's buffers fill, then the
+       writer is held back (no more drains) instead of the queue overflowing. */
+    CHECK(send(fd, "BIG", 3, MSG_NOSIGNAL) == 3);
+    sleep_ms(1000);
+    int held = atomic_load(&n->drains);
+    sleep_ms(500);
+    CHECK(atomic_load(&n->drains) == held);
+    CHECK(atomic_load(&n->chunks) < BIG_CHUNKS);
+    CHECK(atomic_load(&n->overflow) == 0);
+
+    /* Reading lets it all through, in order. */
+    CHECK(read_stream(fd));
+    CHECK(atomic_load(&n->chunks) == BIG_CHUNKS);
+    CHECK(atomic_load(&n->overflow) == 0);
+    CHECK(atomic_load(&n->closes) == 1);
+    close(fd);
+    CHECK(wait_for(&n->closes, 2, 5.0));
+}
+
 int main(void)
 {
     counters_t n;
@@ -198,12 +290,14 @@ int main(void)
     opts.ops.on_timeout = on_nothing;
     opts.ops.on_shutdown = on_nothing;
     opts.ops.on_quiet = on_quiet;
+    opts.ops.on_drained = on_drained;
     opts.ops.arg = &n;
     CHECK_RC(cv_net_create(&net, &opts), 0);
     if (!net)
         goto out;
     CHECK_RC(cv_net_start(net), 0);
     test_echo_quiet_busy(net, port, &n);
+    test_drained(port, &n);
     cv_net_stop(net);
     (void)cv_net_drain(net);
 out:

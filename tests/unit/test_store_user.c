@@ -309,6 +309,49 @@ static void test_offline(const char *dir)
     cv_store_close(st);
 }
 
+/* A message taken off the queue can be put back in its old place, past the quota, and
+   the numbering goes on above it. */
+static void test_offline_restore(const char *dir)
+{
+    cv_store_t *st = open_store(dir, MAP_SIZE);
+    offline_seen_t seen;
+    uint64_t seq = 0;
+    size_t n = 0, del = 0;
+
+    if (st == NULL)
+        return;
+    CHECK_RC(cv_store_account_create(st, H, "rita", "c", 1), 0);
+    for (int i = 1; i <= 4; i++)
+        CHECK_RC(cv_store_offline_push(st, H, "rita", 100u + (uint64_t)i, "m", 1, 4, &seq), 0);
+    CHECK_RC(cv_store_offline_delete_upto(st, H, "rita", 2, &del), 0);
+    CHECK(del == 2);
+    CHECK_RC(cv_store_offline_push(st, H, "rita", 105, "m", 1, 3, &seq), 0);
+    CHECK(seq == 5);
+    /* Back in front of 3, 4 and 5, though the queue is full (quota 3) before either. */
+    CHECK_RC(cv_store_offline_restore(st, H, "rita", 2, 102, "two", 3), 0);
+    CHECK_RC(cv_store_offline_restore(st, H, "rita", 1, 101, "one", 3), 0);
+    CHECK_RC(cv_store_offline_push(st, H, "rita", 1, "x", 1, 5, &seq), CV_ELIMIT);
+    /* A number still queued is left alone. */
+    CHECK_RC(cv_store_offline_restore(st, H, "rita", 3, 1, "dup", 3), 0);
+    CHECK_RC(cv_store_offline_count(st, H, "rita", &n), 0);
+    CHECK(n == 5);
+    memset(&seen, 0, sizeof seen);
+    CHECK_RC(cv_store_offline_fetch(st, H, "rita", offline_collect, &seen), 0);
+    CHECK(seen.n == 5);
+    CHECK(seen.seq[0] == 1 && seen.stamp[0] == 101 && strcmp(seen.text[0], "one") == 0);
+    CHECK(seen.seq[1] == 2 && seen.stamp[1] == 102 && strcmp(seen.text[1], "two") == 0);
+    CHECK(seen.seq[2] == 3 && strcmp(seen.text[2], "m") == 0);
+    CHECK(seen.seq[4] == 5);
+    /* Past the counter: later pushes are numbered above it. */
+    CHECK_RC(cv_store_offline_delete_upto(st, H, "rita", UINT64_MAX, &del), 0);
+    CHECK_RC(cv_store_offline_restore(st, H, "rita", 9, 1, "nine", 4), 0);
+    CHECK_RC(cv_store_offline_push(st, H, "rita", 1, "ten", 3, 4, &seq), 0);
+    CHECK(seq == 10);
+    CHECK_RC(cv_store_offline_restore(st, H, "nobody", 1, 1, "x", 1), CV_ENOTFOUND);
+    CHECK_RC(cv_store_offline_restore(st, H, "rita", 0, 1, "x", 1), CV_EINVAL);
+    cv_store_close(st);
+}
+
 /* ---- vCard, private XML, last activity ---- */
 
 static void test_blobs(cv_store_t *st)
@@ -718,6 +761,8 @@ int main(void)
     }
     snprintf(dir, sizeof dir, "%s/offline", base);
     test_offline(dir);
+    snprintf(dir, sizeof dir, "%s/restore", base);
+    test_offline_restore(dir);
     snprintf(dir, sizeof dir, "%s/full", base);
     test_map_full(dir);
     snprintf(dir, sizeof dir, "%s/fullbatch", base);
