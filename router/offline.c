@@ -375,12 +375,15 @@ typedef struct restore_ctx_s {
 static void restored(void *ctx, int rc, uint64_t seq)
 {
     restore_ctx_t *rc_ctx = ctx;
-    CV_UNUSED(seq);
-    if (rc < 0)
+    if (rc < 0) {
         cv_error("offline message of %s@%s lost: it could not be put back in storage: %s",
                  rc_ctx->to.user, rc_ctx->to.host, cv_strerror(rc));
-    else
+    } else {
+        cv_debug("offline message %llu of %s@%s put back in storage: its session went away "
+                 "before it was written",
+                 (unsigned long long)seq, rc_ctx->to.user, rc_ctx->to.host);
         cv__offline_recheck(rc_ctx->srv, rc_ctx->to.user, rc_ctx->to.host, NULL);
+    }
     free(rc_ctx->to.user);
     free(rc_ctx);
 }

@@ -1,0 +1,251 @@
+"""Offline message storage (XEP-0160), the collecting side: chat and normal messages to an
+account with no available resource are stored and handed over when a resource sends
+initial presence. Each stored message must reach the account exactly once: a backlog
+larger than one connection's output queue arrives whole and in order without the stream
+being closed, two resources coming online at the same moment share the backlog without
+a duplicate, and a resource with negative priority does not collect at all (RFC 6121
+§8.5.2.1.1) until it becomes non-negative, and a session that goes away while its
+backlog is on the way leaves it stored for the next one.
+
+How many messages are stored is read from the data directory with mdb_stat (Debian's
+lmdb-utils), so that a test starts collecting only once every message is durable."""
+
+import asyncio
+import re
+import shutil
+import subprocess
+
+from harness import HOST, check, login
+
+USERS = {'romeo': 'montague1', 'juliet': 'capulet12'}
+ROMEO = 'romeo@' + HOST
+JULIET = 'juliet@' + HOST
+
+
+async def settle(cond, timeout=8.0):
+    for _ in range(int(timeout / 0.05)):
+        if cond():
+            return True
+        await asyncio.sleep(0.05)
+    return cond()
+
+
+def stored_count(srv):
+    """Offline messages in the server's store (all accounts), or None without mdb_stat.
+    LMDB lets this reader look while the server writes."""
+    if shutil.which('mdb_stat') is None:
+        return None
+    p = subprocess.run(['mdb_stat', '-s', 'offline', srv.data_dir], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=10)
+    m = re.search(r'Entries: (\d+)', p.stdout)
+    check(p.returncode == 0 and m, 'mdb_stat on the data directory failed: %s' % p.stdout)
+    return int(m.group(1))
+
+
+async def wait_stored(ctx, srv, n, timeout=15.0):
+    """Waits until the store holds exactly n offline messages."""
+    if stored_count(srv) is None:
+        # Without lmdb-utils a pause has to do: the writer commits in well under it.
+        ctx.note('mdb_stat not found (lmdb-utils): waited 2 s instead of reading the store')
+        await asyncio.sleep(2.0)
+        return
+    got = [None]
+
+    def done():
+        got[0] = stored_count(srv)
+        return got[0] == n
+    check(await settle(done, timeout), 'the store holds %s offline messages, not %d'
+          % (got[0], n))
+
+
+async def client(ctx, srv, jid, prio=None, presence=True):
+    """A logged-in client recording the chat/normal bodies it receives (and any error);
+    initial presence is sent only with presence=True."""
+    user = jid.split('@')[0]
+    c = await login(ctx, srv.starttls_port, jid, USERS[user], mech='SCRAM-SHA-256')
+    c.got = []
+    c.errors = []
+
+    def on_message(m):
+        if m['type'] == 'error':
+            c.errors.append(str(m))
+        elif m['type'] in ('chat', 'normal'):
+            c.got.append(m['body'])
+    c.add_event_handler('message', on_message)
+    if presence:
+        c.send_presence(ppriority=prio)
+    return c
+
+
+def numbers(bodies, tag):
+    """The message numbers of the bodies that start with tag (made by body())."""
+    out = []
+    for b in bodies:
+        if b.startswith(tag + ':'):
+            out.append(int(b[len(tag) + 1:].split(':', 1)[0]))
+    return out
+
+
+def body(tag, i, pad=0):
+    return '%s:%d:%s' % (tag, i, 'x' * pad)
+
+
+def describe(got, n):
+    """A short account of what arrived against range(n), for failure messages."""
+    seen = set(got)
+    dup = sorted({x for x in got if got.count(x) > 1}) if len(seen) != len(got) else []
+    missing = [i for i in range(n) if i not in seen]
+    first_off = next((k for k, x in enumerate(got) if x != k), None)
+    return ('%d received, %d distinct of %d; missing %d (first %s); duplicated %s; first '
+            'position out of order %s' % (len(got), len(seen), n, len(missing),
+                                          missing[:5], dup[:5], first_off))
+
+
+async def leave(c):
+    """Disconnects a client cleanly and waits until its stream is gone."""
+    c.disconnect()
+    try:
+        await asyncio.wait_for(asyncio.shield(c.gone), 5)
+    except asyncio.TimeoutError:
+        c.close()
+
+
+async def test_big_backlog_arrives_whole(ctx):
+    """400 stored messages of ~8 KB (~3.2 MB) against the default 1 MiB output queue: the
+    server must hand them over at the pace the client reads, not all at once into a queue
+    that then overflows and closes the stream; what was deleted from the store must have
+    reached her. A server that pushes the whole backlog into the queue loses the tail
+    (and the stream) while still deleting everything."""
+    n = 400
+    # Only the sender's input rate limit is lifted (3.2 MB at 256 KiB/s would take most of
+    # the test's time); max_output_queue and max_offline_messages keep their defaults.
+    srv = await ctx.server(users=USERS, sets={'limits.c2s_rate': '0'})
+    r = await client(ctx, srv, ROMEO + '/orchard')
+    for i in range(n):
+        r.send_message(mto=JULIET, mbody=body('big', i, 8000), mtype='chat')
+    await wait_stored(ctx, srv, n)
+    await leave(r)
+
+    j = await client(ctx, srv, JULIET + '/balcony', presence=False)
+    j.send_presence()
+    await settle(lambda: len(j.got) >= n or j.gone.done(), timeout=20)
+    await asyncio.sleep(0.5)  # anything beyond n (a duplicate) arrives too
+    got = numbers(j.got, 'big')
+    check(not j.gone.done(), 'juliet\'s stream was closed while collecting (stream errors %s); '
+          '%s' % (j.stream_errors, describe(got, n)))
+    check(got == list(range(n)), 'juliet did not get the backlog whole, once, in order: %s'
+          % describe(got, n))
+    check(not j.errors, 'juliet got errors: %s' % j.errors[:3])
+    # The stream still works after the backlog.
+    await j.ping_server()
+    await wait_stored(ctx, srv, 0, timeout=5)  # delivered, so deleted
+
+    # Delivered messages were deleted: the next login finds nothing.
+    await leave(j)
+    j2 = await client(ctx, srv, JULIET + '/balcony')
+    await asyncio.sleep(1.5)
+    again = numbers(j2.got, 'big')
+    check(not again, 'the next login got %d of the messages again (first %s)'
+          % (len(again), again[:5]))
+
+
+async def test_two_resources_collect_without_duplicates(ctx):
+    """Two resources whose initial presences arrive together: collecting must be exclusive
+    (one collection reads and deletes a message before another can read it), or both get
+    the same messages. Every stored message reaches exactly one of them. Three rounds
+    with fresh messages make a lost race likely to show."""
+    n = 300
+    srv = await ctx.server(users=USERS)
+    r = await client(ctx, srv, ROMEO + '/orchard')
+    for rnd in range(3):
+        tag = 'r%d' % rnd
+        for i in range(n):
+            r.send_message(mto=JULIET, mbody=body(tag, i), mtype='chat')
+        await wait_stored(ctx, srv, n)
+        a, b = await asyncio.gather(client(ctx, srv, JULIET + '/a', presence=False),
+                                    client(ctx, srv, JULIET + '/b', presence=False))
+        # Both initial presences leave in the same loop turn.
+        a.send_presence()
+        b.send_presence()
+        await settle(lambda: len(numbers(a.got, tag)) + len(numbers(b.got, tag)) >= n,
+                     timeout=10)
+        await asyncio.sleep(0.5)  # a duplicate would come after the count is reached
+        ga, gb = numbers(a.got, tag), numbers(b.got, tag)
+        check(len(set(ga)) == len(ga) and len(set(gb)) == len(gb),
+              'round %d: a resource got a message twice: /a %s; /b %s'
+              % (rnd, describe(ga, n), describe(gb, n)))
+        both = sorted(set(ga) & set(gb))
+        check(not both, 'round %d: %d messages reached both resources (first %s); /a got %d, '
+              '/b got %d' % (rnd, len(both), both[:5], len(ga), len(gb)))
+        check(sorted(ga + gb) == list(range(n)), 'round %d: across both resources %s'
+              % (rnd, describe(sorted(ga + gb), n)))
+        check(not a.errors and not b.errors, 'errors: %s' % (a.errors + b.errors)[:3])
+        await asyncio.gather(leave(a), leave(b))
+        await asyncio.sleep(0.3)  # the server has seen both go before romeo writes again
+
+
+async def test_negative_priority_does_not_collect(ctx):
+    """RFC 6121 §8.5.2.1.1: messages to the bare JID are not delivered to a resource with
+    negative priority; stored ones stay stored while that is the only resource. Once the
+    resource becomes non-negative (a later available presence), it collects them."""
+    n = 20
+    srv = await ctx.server(users=USERS)
+    r = await client(ctx, srv, ROMEO + '/orchard')
+    for i in range(n):
+        r.send_message(mto=JULIET, mbody=body('neg', i), mtype='chat')
+    await wait_stored(ctx, srv, n)
+
+    j = await client(ctx, srv, JULIET + '/balcony', presence=False)
+    j.send_presence(ppriority=-1)
+    await asyncio.sleep(1.5)
+    got = numbers(j.got, 'neg')
+    check(not got, 'juliet with priority -1 got %d of the %d stored messages (first %s)'
+          % (len(got), n, got[:5]))
+    count = stored_count(srv)
+    check(count in (n, None), 'the store holds %s messages, not the %d it had' % (count, n))
+
+    j.send_presence(ppriority=1)
+    await settle(lambda: len(numbers(j.got, 'neg')) >= n)
+    await asyncio.sleep(0.5)
+    got = numbers(j.got, 'neg')
+    check(got == list(range(n)), 'after priority 1 juliet did not get them once, in order: %s'
+          % describe(got, n))
+    check(not j.errors, 'juliet got errors: %s' % j.errors[:3])
+
+
+async def test_session_gone_before_its_backlog_is_written_loses_nothing(ctx):
+    """Juliet sends initial presence and closes her connection at once: the collection
+    (a store trip: fetch, delete, one commit) hands the batch to a session that is gone by
+    the time its ring would write it. Those messages must go back to storage, in their
+    place, and reach her next session; a server that deleted them on the way loses them.
+    The debug log shows they were put back, so the test knows the race was won."""
+    from harness import raw_connect, q, NS_SASL
+    n = 250
+    plain = {'allow_plain_without_tls': 'true'}
+    srv = await ctx.server(users=USERS, plain_listener=plain, log_level='debug')
+    r = await client(ctx, srv, ROMEO + '/orchard')
+    for i in range(n):
+        r.send_message(mto=JULIET, mbody=body('gone', i), mtype='chat')
+    await wait_stored(ctx, srv, n)
+    await leave(r)
+
+    for _ in range(3):
+        j = await raw_connect(ctx, srv.plain_port)
+        await j.open()
+        el = await j.auth_plain('juliet', USERS['juliet'])
+        check(el.tag == q(NS_SASL, 'success'), 'PLAIN for juliet failed')
+        await j.bind('balcony')
+        await j.send('<presence/>')
+        j.writer.close()
+        await asyncio.sleep(1.0)
+        if 'put back in storage' in srv.log():
+            break
+    check('put back in storage' in srv.log(),
+          'no collected message found its session gone (the race was never won)')
+
+    j2 = await client(ctx, srv, JULIET + '/garden')
+    await settle(lambda: len(numbers(j2.got, 'gone')) >= n)
+    await asyncio.sleep(0.5)
+    got = numbers(j2.got, 'gone')
+    check(got == list(range(n)), 'the next session did not get the backlog whole, once, in '
+          'order: %s' % describe(got, n))
