@@ -925,12 +925,18 @@ static int apply_roster(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *valu
     return meta_put(s, txn, meta, r->bytes, r->plen, ver, count);
 }
 
-static int apply_offline_push(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
+/* Stores one offline message. A push takes the next sequence number and counts against
+ * the quota (r->arg). A restore puts a message back under the number it had (its delivery
+ * could not happen after all), so it keeps its place in the queue; no quota, it was
+ * counted when it first came, and a number still queued is left alone (value 0). Value:
+ * the message's sequence number. */
+static int apply_offline_put(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
 {
     MDB_dbi meta = s->dbi_user[CV__LMDB_DB_OFFLINE_META];
     MDB_val k = {.mv_size = r->klen, .mv_data = r->bytes};
     MDB_val v = {.mv_size = r->vlen, .mv_data = ureq_val(r)};
-    uint64_t next, count;
+    int restore = r->op == OP_OFFLINE_RESTORE;
+    uint64_t next, count, seq;
     int mrc;
     int rc;
 
@@ -939,50 +945,28 @@ static int apply_offline_push(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t
         rc = meta_get(s, txn, meta, r->bytes, r->plen, 1, 0, &next, &count);
     if (rc < 0)
         return rc;
-    if (count >= r->arg)
+    if (!restore && count >= r->arg)
         return CV_ELIMIT;
-    be64_put(r->bytes + r->plen, next);
+    if (restore)
+        seq = be64_get(r->bytes + r->plen);
+    else
+        be64_put(r->bytes + r->plen, seq = next);
     /* MDB_APPEND would only apply to the user whose keys sort last in the whole database,
-     * so a plain insert it is; NOOVERWRITE catches a counter that went backwards. */
+     * so a plain insert it is; for a push, NOOVERWRITE catches a counter that went
+     * backwards. */
     mrc = mdb_put(txn, r->dbi, &k, &v, MDB_NOOVERWRITE);
+    if (mrc == MDB_KEYEXIST && restore)
+        return 0;
     if (mrc == MDB_KEYEXIST) {
         cv_error("storage: offline sequence %llu reused: counter record damaged",
-                 (unsigned long long)next);
+                 (unsigned long long)seq);
         return CV_ESTORE;
     }
-    rc = cv__lmdb_rc(s, mrc, "offline push");
-    if (rc < 0)
-        return rc;
-    *value = next;
-    return meta_put(s, txn, meta, r->bytes, r->plen, next + 1, count + 1);
-}
-
-/* Puts a message back under the number it had (its delivery could not happen after all),
- * so it keeps its place in the queue. No quota: it was counted when it first came. Value:
- * the sequence number, or 0 if that number is queued already (nothing changes). */
-static int apply_offline_restore(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
-{
-    MDB_dbi meta = s->dbi_user[CV__LMDB_DB_OFFLINE_META];
-    MDB_val k = {.mv_size = r->klen, .mv_data = r->bytes};
-    MDB_val v = {.mv_size = r->vlen, .mv_data = ureq_val(r)};
-    uint64_t seq = be64_get(r->bytes + r->plen);
-    uint64_t next, count;
-    int mrc;
-    int rc;
-
-    rc = account_check(s, txn, r);
-    if (rc == 0)
-        rc = meta_get(s, txn, meta, r->bytes, r->plen, 1, 0, &next, &count);
-    if (rc < 0)
-        return rc;
-    mrc = mdb_put(txn, r->dbi, &k, &v, MDB_NOOVERWRITE);
-    if (mrc == MDB_KEYEXIST)
-        return 0;
-    rc = cv__lmdb_rc(s, mrc, "offline restore");
+    rc = cv__lmdb_rc(s, mrc, restore ? "offline restore" : "offline push");
     if (rc < 0)
         return rc;
     *value = seq;
-    /* The counter only grows: a later push must not reuse this number. */
+    /* The counter only grows: no later push may reuse a restored number either. */
     return meta_put(s, txn, meta, r->bytes, r->plen, next > seq ? next : seq + 1, count + 1);
 }
 
@@ -1101,8 +1085,8 @@ static int apply(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
     switch (r->op) {
     case OP_ROSTER_PUT:
     case OP_ROSTER_REMOVE: return apply_roster(s, txn, r, value);
-    case OP_OFFLINE_PUSH: return apply_offline_push(s, txn, r, value);
-    case OP_OFFLINE_RESTORE: return apply_offline_restore(s, txn, r, value);
+    case OP_OFFLINE_PUSH:
+    case OP_OFFLINE_RESTORE: return apply_offline_put(s, txn, r, value);
     case OP_OFFLINE_DELETE_UPTO: return apply_offline_delete(s, txn, r, value);
     case OP_BLOB_SET: return apply_blob_set(s, txn, r);
     case OP_BLOCK_ADD:

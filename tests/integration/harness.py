@@ -60,6 +60,15 @@ def check(cond, msg):
         raise AssertionError(msg)
 
 
+async def settle(cond, timeout=8.0):
+    """Polls cond every 50 ms until it holds or timeout seconds passed; returns it."""
+    for _ in range(int(timeout / 0.05)):
+        if cond():
+            return True
+        await asyncio.sleep(0.05)
+    return cond()
+
+
 def q(ns, name):
     """ElementTree's {namespace}name form."""
     return '{%s}%s' % (ns, name)

@@ -4,19 +4,11 @@ delay stamp, and blocking (XEP-0191)."""
 
 import asyncio
 
-from harness import HOST, check, login
+from harness import HOST, check, login, settle
 
 USERS = {'romeo': 'montague1', 'juliet': 'capulet12'}
 ROMEO = 'romeo@' + HOST
 JULIET = 'juliet@' + HOST
-
-
-async def settle(cond, timeout=8.0):
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            return True
-        await asyncio.sleep(0.05)
-    return cond()
 
 
 async def user(ctx, srv, jid, approve=False):

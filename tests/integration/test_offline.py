@@ -15,19 +15,11 @@ import re
 import shutil
 import subprocess
 
-from harness import HOST, check, login
+from harness import HOST, check, login, settle
 
 USERS = {'romeo': 'montague1', 'juliet': 'capulet12'}
 ROMEO = 'romeo@' + HOST
 JULIET = 'juliet@' + HOST
-
-
-async def settle(cond, timeout=8.0):
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            return True
-        await asyncio.sleep(0.05)
-    return cond()
 
 
 def stored_count(srv):

@@ -4,7 +4,7 @@ the sender, and the server-stamped 'from'."""
 
 import asyncio
 
-from harness import HOST, check, login
+from harness import HOST, check, login, settle
 
 USERS = {'romeo': 'montague1', 'juliet': 'capulet12'}
 ROMEO = 'romeo@' + HOST
@@ -23,14 +23,6 @@ async def client(ctx, srv, jid, prio=None, presence=True):
     if presence:
         c.send_presence(ppriority=prio)
     return c
-
-
-async def settle(cond, timeout=8.0):
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            return True
-        await asyncio.sleep(0.05)
-    return cond()
 
 
 async def test_two_users_chat(ctx):
