@@ -18,13 +18,15 @@
  * pointed-to objects (connections, listeners, workers) are all 8-byte aligned.
  */
 enum cv__net_op {
+    CV_OP_POKE = 0,     /* ptr: cv_worker_t (another ring's IORING_OP_MSG_RING: inbox work) */
     CV_OP_ACCEPT = 1,   /* ptr: cv__listener_t */
     CV_OP_RECV = 2,     /* ptr: cv_conn_t */
     CV_OP_SEND = 3,     /* ptr: cv_conn_t */
     CV_OP_WAKE = 4,     /* ptr: cv_worker_t (eventfd read) */
     CV_OP_TICK = 5,     /* ptr: cv_worker_t (1 s timeout) */
     CV_OP_SHUTDOWN = 6, /* ptr: cv_conn_t (shutdown of its socket) */
-    CV_OP_IGNORE = 7,   /* completions nobody waits for (cancellations) */
+    CV_OP_IGNORE = 7,   /* completions nobody waits for (cancellations; ptr: own worker)
+                           and failed pokes (ptr: the worker that was to be poked) */
 };
 #define CV_OP_MASK 7u
 
@@ -102,6 +104,7 @@ struct cv_worker_s {
     cv__listener_t *listeners;
     size_t nlisteners;
     int wake_fd;       /* eventfd written by other threads: shutdown or inbox work */
+    pthread_t self;    /* the ring's thread, set by it as it starts */
     uint64_t wake_val; /* target of the eventfd read SQE */
     cv_mpsc_t inbox;   /* tasks from other threads; this ring's thread is the consumer */
     /* 1 while a wake-up is pending: producers write the eventfd only when they flip it
@@ -134,6 +137,9 @@ struct cv_net_s {
     pthread_barrier_t started;
     unsigned batch_wait_us;
     uint8_t direct; /* use direct descriptors (decided once, from config and kernel) */
+    /* A ring wakes another by a message on its own ring (IORING_OP_MSG_RING) rather than
+       by writing the other's eventfd (decided once, from the kernel). */
+    uint8_t poke_by_ring;
 };
 
 #define CV_NET_BUF_SIZE 4096u

@@ -377,10 +377,35 @@ void cv_net_wake(cv_worker_t *w)
         cv_warn("worker %u: wake: %s", w->index, strerror(errno));
 }
 
+/*
+ * A ring thread wakes another ring with a message on its own ring (IORING_OP_MSG_RING)
+ * instead of a write to the other's eventfd: the message leaves with the submission that
+ * ends this loop turn, right before this ring sleeps, so the woken ring does not preempt
+ * this one in the middle of its turn (a write() wakes at once, and on a busy machine the
+ * wakee often takes the waker's CPU there and then), no system call is spent on it, and
+ * the woken ring has no eventfd read to re-arm. Same wake_pending protocol as cv_net_wake.
+ */
+static void poke(cv_worker_t *from, cv_worker_t *w)
+{
+    struct io_uring_sqe *sqe;
+    if (atomic_exchange(&w->wake_pending, 1) != 0)
+        return;
+    sqe = cv__net_sqe(from);
+    io_uring_prep_msg_ring(sqe, w->ring.ring_fd, 0, cv__net_ud(w, CV_OP_POKE), 0);
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    io_uring_sqe_set_data64(sqe, cv__net_ud(w, CV_OP_IGNORE)); /* only if it fails */
+}
+
 void cv_net_post(cv_worker_t *from, cv_worker_t *w, cv_net_task_t *t)
 {
     cv_mpsc_push(&w->inbox, &t->node);
-    if (from != w)
+    if (from == w)
+        return;
+    /* `from` names the caller's worker, but the main thread also runs actors on behalf of
+       workers after they stopped (shutdown): only the ring's own thread may submit. */
+    if (from && from->net->poke_by_ring && pthread_equal(pthread_self(), from->self))
+        poke(from, w);
+    else
         cv_net_wake(w);
 }
 
@@ -493,7 +518,17 @@ static void handle_cqe(cv_worker_t *w, struct io_uring_cqe *cqe)
         break;
     case CV_OP_TICK: on_tick(w); break;
     case CV_OP_SHUTDOWN: cv__net_conn_on_shutdown(ptr, cqe->res); break;
-    case CV_OP_IGNORE: break;
+    case CV_OP_POKE: (void)drain_inbox(w); break;
+    case CV_OP_IGNORE:
+        /* A poke that did not reach its ring (a stopping one, a kernel short of memory):
+           wake it the other way. wake_pending is still set, so nobody else will. */
+        if (cqe->res < 0 && ptr != w) {
+            cv_worker_t *to = ptr;
+            uint64_t one = 1;
+            if (write(to->wake_fd, &one, sizeof one) < 0)
+                cv_warn("worker %u: wake: %s", to->index, strerror(errno));
+        }
+        break;
     }
 }
 
@@ -686,6 +721,7 @@ out:
 static void *worker_main(void *arg)
 {
     cv_worker_t *w = arg;
+    w->self = pthread_self();
     w->init_rc = ring_setup(w);
     pthread_barrier_wait(&w->net->started);
     if (w->init_rc == 0)
@@ -725,6 +761,9 @@ int cv_net_create(cv_net_t **out, const cv_net_opts_t *opts)
         cfg->direct_descriptors < 0 ? direct_descriptors_safe() : (uint8_t)cfg->direct_descriptors;
     cv_info("sockets: %s", net->direct ? "io_uring direct descriptors"
                                        : "ordinary descriptors (direct_descriptors is off)");
+    /* MSG_RING came in 5.18, but a target ring with DEFER_TASKRUN (ours) takes it
+       reliably only in later kernels; the min-wait batching already wants 6.12. */
+    net->poke_by_ring = (uint8_t)cv_kernel_at_least(6, 12);
     atomic_init(&net->stop, 0);
     for (size_t j = 0; j < cfg->nlisteners; j++) {
         int unused;

@@ -4,11 +4,14 @@
  * one gets on_quiet once per quiet spell and never while it sends, and a peer that goes
  * away gets on_close, and on_drained paces a writer with more to send than the output
  * queue holds: it runs only once the kernel took what was queued, so a peer that stops
- * reading stops the writer instead of overflowing the queue. The layer's tick is one second, so the
- * waits here are seconds; each one polls with a generous deadline rather than assuming a schedule.
+ * reading stops the writer instead of overflowing the queue; a task one ring posts to
+ * another runs there promptly (the wake-up reaches the other ring). The layer's tick is one second,
+ * so the waits here are seconds; each one polls with a generous deadline rather than assuming a
+ * schedule.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -66,6 +69,34 @@ static int on_open(cv_conn_t *c, const cv_conf_listener_t *l, void *arg)
     return 0;
 }
 
+/* "HOP" (on the two-worker net) makes the receiving ring post a task to the other ring,
+   as the router does with a stanza for a session there; the task records where it ran. */
+typedef struct hop_s {
+    cv_net_task_t task;
+    cv_net_t *net;
+    cv_worker_t *to;
+    atomic_int ran;   /* tasks run */
+    atomic_int wrong; /* a task ran on another ring than the one it was posted to */
+} hop_t;
+
+static hop_t hop;
+
+static void hop_run(cv_net_task_t *t, cv_worker_t *w)
+{
+    hop_t *h = (hop_t *)((char *)t - offsetof(hop_t, task));
+    if (w != h->to)
+        atomic_fetch_add(&h->wrong, 1);
+    atomic_fetch_add(&h->ran, 1);
+}
+
+static void hop_post(cv_conn_t *c)
+{
+    cv_worker_t *self = cv_net_conn_worker(c);
+    hop.to = cv_net_worker(hop.net, 1 - cv_net_worker_index(self));
+    hop.task.run = hop_run;
+    cv_net_post(self, hop.to, &hop.task);
+}
+
 static int on_data(cv_conn_t *c, const char *data, size_t len)
 {
     counters_t *n = cv_net_conn_user(c);
@@ -73,6 +104,10 @@ static int on_data(cv_conn_t *c, const char *data, size_t len)
     atomic_fetch_add(&n->bytes, len);
     if (len == 3 && memcmp(data, "BIG", 3) == 0) {
         write_chunk(c, n);
+        return 0;
+    }
+    if (len == 3 && memcmp(data, "HOP", 3) == 0) {
+        hop_post(c);
         return 0;
     }
     if (len == 3 && memcmp(data, "NOW", 3) == 0) {
@@ -262,28 +297,43 @@ static void test_drained(unsigned port, counters_t *n)
     CHECK(wait_for(&n->closes, 2, 5.0));
 }
 
-int main(void)
+/* Each hop must run on the other ring well before that ring's one-second tick would have
+   drained its inbox anyway: a lost wake-up shows as a hop that waits for the tick. */
+static void test_cross_ring_post(unsigned port)
 {
-    counters_t n;
-    cv_config_t *cfg = NULL;
-    cv_net_t *net = NULL;
-    cv_buf_t err = CV_BUF_INIT;
-    char text[512];
-    unsigned port = free_port();
+    int fd = connect_to(port);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    for (int i = 1; i <= 20; i++) {
+        CHECK(send(fd, "HOP", 3, MSG_NOSIGNAL) == 3);
+        if (!wait_for(&hop.ran, i, 0.5)) {
+            CHECK(!"a task posted to the other ring did not run within 0.5 s");
+            break;
+        }
+        sleep_ms(20); /* let the other ring fall asleep again */
+    }
+    CHECK(atomic_load(&hop.wrong) == 0);
+    close(fd);
+}
 
-    memset(&n, 0, sizeof n);
-    CHECK(port != 0);
+static cv_net_t *start_net(cv_config_t **cfg, unsigned port, unsigned workers, counters_t *n)
+{
+    cv_buf_t err = CV_BUF_INIT;
+    cv_net_t *net = NULL;
+    char text[512];
+
     snprintf(text, sizeof text,
              "hosts:\n  - name: localhost\n"
              "listeners:\n  - type: c2s\n    address: 127.0.0.1\n    port: %u\n    tls: none\n"
-             "workers: 1\n",
-             port);
-    if (cv_config_load_mem(&cfg, "t.yml", text, strlen(text), NULL, 0, &err) != 0) {
+             "workers: %u\n",
+             port, workers);
+    if (cv_config_load_mem(cfg, "t.yml", text, strlen(text), NULL, 0, &err) != 0) {
         printf("FAIL config: %s\n", err.data ? err.data : "?");
         failures++;
         goto out;
     }
-    cv_net_opts_t opts = {.config = cfg, .tls = NULL};
+    cv_net_opts_t opts = {.config = *cfg, .tls = NULL};
     opts.ops.on_open = on_open;
     opts.ops.on_data = on_data;
     opts.ops.on_close = on_close;
@@ -291,19 +341,44 @@ int main(void)
     opts.ops.on_shutdown = on_nothing;
     opts.ops.on_quiet = on_quiet;
     opts.ops.on_drained = on_drained;
-    opts.ops.arg = &n;
+    opts.ops.arg = n;
     CHECK_RC(cv_net_create(&net, &opts), 0);
-    if (!net)
-        goto out;
-    CHECK_RC(cv_net_start(net), 0);
-    test_echo_quiet_busy(net, port, &n);
-    test_drained(port, &n);
-    cv_net_stop(net);
-    (void)cv_net_drain(net);
+    if (net && cv_net_start(net) != 0) {
+        CHECK(!"cv_net_start failed");
+        cv_net_destroy(net);
+        net = NULL;
+    }
 out:
-    cv_net_destroy(net);
-    cv_config_free(cfg);
     cv_buf_free(&err);
+    return net;
+}
+
+int main(void)
+{
+    counters_t n, n2;
+    cv_config_t *cfg = NULL, *cfg2 = NULL;
+    unsigned port = free_port(), port2 = free_port();
+
+    memset(&n, 0, sizeof n);
+    memset(&n2, 0, sizeof n2);
+    CHECK(port != 0 && port2 != 0);
+    cv_net_t *net = start_net(&cfg, port, 1, &n);
+    if (net) {
+        test_echo_quiet_busy(net, port, &n);
+        test_drained(port, &n);
+        cv_net_stop(net);
+        (void)cv_net_drain(net);
+        cv_net_destroy(net);
+    }
+    hop.net = start_net(&cfg2, port2, 2, &n2);
+    if (hop.net) {
+        test_cross_ring_post(port2);
+        cv_net_stop(hop.net);
+        (void)cv_net_drain(hop.net);
+        cv_net_destroy(hop.net);
+    }
+    cv_config_free(cfg);
+    cv_config_free(cfg2);
     if (failures == 0)
         printf("test_net: ok\n");
     return failures ? 1 : 0;
