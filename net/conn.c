@@ -251,6 +251,7 @@ static void conn_submit_send(cv_conn_t *c)
 static void conn_drained(cv_conn_t *c)
 {
     c->want_drained = 0;
+    c->drain_armed = 0;
     if (!c->closing && !c->peer_gone)
         c->w->net->opts.ops.on_drained(c);
 }
@@ -274,9 +275,11 @@ void cv__net_conn_on_send(cv_conn_t *c, int res)
     cv_buf_clear(&c->sending);
     if (c->sending.cap > CV_NET_KEEP_BUF)
         cv_buf_free(&c->sending);
-    /* Everything handed to the kernel has been taken. Live traffic to a busy connection
-       may never leave `out` empty, hence a quarter of the limit rather than nothing. */
-    if (c->want_drained && c->out.len <= c->w->net->opts.config->max_output_queue / 4)
+    /* What was queued before the request has been taken by the kernel. Live traffic to a
+       busy connection may never leave `out` empty, hence a quarter of the limit rather
+       than nothing. */
+    if (c->want_drained && c->drain_armed &&
+        c->out.len <= c->w->net->opts.config->max_output_queue / 4)
         conn_drained(c);
     if (c->out.len > 0 || c->closing)
         cv__net_conn_mark_dirty(c);
@@ -285,7 +288,9 @@ void cv__net_conn_on_send(cv_conn_t *c, int res)
 void cv_net_conn_notify_drained(cv_conn_t *c)
 {
     c->want_drained = 1;
-    cv__net_conn_mark_dirty(c); /* with nothing queued, the flush tells at once */
+    /* Nothing queued: the bytes before the request are in the send in flight, if any. */
+    c->drain_armed = c->out.len == 0;
+    cv__net_conn_mark_dirty(c); /* with nothing queued or in flight, the flush tells */
 }
 
 /* Output is flushed and the connection is closing: stop the socket in both directions,
@@ -323,6 +328,7 @@ static void conn_flush_one(cv_conn_t *c)
         c->sending = c->out;
         c->out = tmp;
         c->sent = 0;
+        c->drain_armed |= c->want_drained; /* this send carries what came before the ask */
         conn_submit_send(c);
         if (c->out.cap > CV_NET_KEEP_BUF)
             cv_buf_free(&c->out);

@@ -77,6 +77,8 @@ struct cv_conn_s {
     unsigned input_paused : 1;  /* past its input rate: no recv is armed until a tick frees it */
     unsigned input_held : 1;    /* its owner stopped reading (cv_net_conn_hold_input) */
     unsigned want_drained : 1;  /* on_drained is due once the output has left */
+    unsigned drain_armed : 1;   /* ...and what was queued before the request is in the
+                                   send in flight (or was sent already) */
     uint8_t addr[16];           /* peer address, for logs and throttling */
     cv_tls_conn_t *tls;
     cv_buf_t out;         /* bytes queued for the next send (wire bytes: TLS already applied) */

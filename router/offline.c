@@ -56,11 +56,15 @@ typedef struct offline_job_s {
 
 /* A session that may collect the account's offline messages (skip aside). Negative
    priority: messages to the bare JID are stored rather than delivered to it (RFC 6121
-   §8.5.2.1.1), so it does not collect them either. */
+   §8.5.2.1.1), so it does not collect them either. A closing one (GONE) would have its
+   batch come straight back. One with a batch on its way collects the next when that has
+   left; asking it meanwhile does nothing, so a recheck asks another resource, since that
+   one's client may have stopped reading. */
 static int can_collect(const cv_c2s_t *s, const void *skip)
 {
     return s != skip && s->routed && cv__c2s_is_available(s) &&
-           atomic_load_explicit(&s->priority, memory_order_relaxed) >= 0;
+           atomic_load_explicit(&s->priority, memory_order_relaxed) >= 0 &&
+           !atomic_load(&s->offline_paced);
 }
 
 void cv__offline_recheck(cv_server_t *srv, const char *user, const char *host, const cv_c2s_t *skip)
@@ -266,10 +270,11 @@ static pthread_mutex_t *collect_lock(const char *host, const char *user)
 
 typedef struct batch_s {
     cv_payload_t *p[CV_OFFLINE_BATCH];
-    size_t n;
+    uint64_t seq[CV_OFFLINE_BATCH]; /* what was fetched, to delete exactly that */
+    size_t n, nseq;
     size_t bytes, budget;
-    uint64_t last; /* sequence number of the last message taken */
-    int more;      /* stopped at the budget: more are stored */
+    size_t too_big; /* the output queue's limit: a message above it can never be sent */
+    int more;       /* stopped at the budget: more are stored */
 } batch_t;
 
 static int take_one(void *ctx, uint64_t seq, uint64_t stamp, const void *data, size_t len)
@@ -277,16 +282,25 @@ static int take_one(void *ctx, uint64_t seq, uint64_t stamp, const void *data, s
     batch_t *b = ctx;
     cv_payload_t *p = NULL;
 
-    if (b->n == CV_OFFLINE_BATCH || (b->n > 0 && b->bytes + len > b->budget)) {
+    if (b->nseq == CV_OFFLINE_BATCH || (b->n > 0 && b->bytes + len > b->budget)) {
         b->more = 1;
         return 1; /* stop: the next batch takes it */
+    }
+    if (len > b->too_big) {
+        /* Written, it would end the stream every time, and come back: a loop at each
+           login. Possible only when max_output_queue is about max_stanza_size. */
+        cv_error("offline message %llu (%zu bytes) is larger than limits.max_output_queue "
+                 "and can never be sent: deleted",
+                 (unsigned long long)seq, len);
+        b->seq[b->nseq++] = seq;
+        return 0;
     }
     if (cv__payload_from_bytes(data, len, &p) < 0)
         return CV_ENOMEM; /* stop: the rest stays stored */
     cv__payload_set_restore(p, seq, stamp);
     b->p[b->n++] = p;
+    b->seq[b->nseq++] = seq;
     b->bytes += len;
-    b->last = seq;
     return 0;
 }
 
@@ -335,25 +349,31 @@ void cv__offline_drained(cv_c2s_t *s)
 void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
 {
     pthread_mutex_t *lock = collect_lock(s->host, s->user);
-    batch_t b = {.budget = srv->config->max_output_queue / 4};
+    batch_t b = {.budget = srv->config->max_output_queue / 4,
+                 .too_big = srv->config->max_output_queue};
     size_t n = 0;
-    int rc;
+    int fetch_rc, rc = 0;
 
-    /* A batch is on its way: its drain collects the next. */
-    if (atomic_load(&s->offline_paced))
+    if (!can_collect(s, NULL))
         return;
     if (cv_store_offline_count(srv->store, s->host, s->user, &n) < 0 || n == 0)
         return;
     pthread_mutex_lock(lock);
-    (void)cv_store_offline_fetch(srv->store, s->host, s->user, take_one, &b);
+    fetch_rc = cv_store_offline_fetch(srv->store, s->host, s->user, take_one, &b);
     /* Deleted before they are handed over: a message that then finds its session gone
-       goes back (cv__offline_restore), and must not meet this delete on the way. XEP-0160
-       §5: delivered messages are removed. */
-    rc = b.n > 0 ? cv_store_offline_delete_upto(srv->store, s->host, s->user, b.last, NULL) : 0;
+       goes back under its number (cv__offline_restore), which this delete must not meet
+       on the way. Exactly what was fetched: a restore of another collection's message may
+       have put back a smaller number meanwhile. XEP-0160 §5: delivered messages are
+       removed. */
+    if (b.nseq > 0)
+        rc = cv_store_offline_delete(srv->store, s->host, s->user, b.seq, b.nseq, NULL);
     pthread_mutex_unlock(lock);
-    if (rc < 0) {
-        /* Left stored: they come with a later collection, not twice. */
-        cv_warn("offline messages of %s@%s: delete: %s", s->user, s->host, cv_strerror(rc));
+    /* A fetch that failed part-way (take_one stopping at the batch's end is 1) hands over
+       what it took; a failed delete hands over nothing, it all stays stored for a later
+       collection (not twice). Either way the rest waits for the next login. */
+    if (fetch_rc < 0 || rc < 0) {
+        cv_warn("offline messages of %s@%s: %s: the rest wait for the next login", s->user, s->host,
+                cv_strerror(rc < 0 ? rc : fetch_rc));
         b.more = 0;
     }
     for (size_t i = 0; i < b.n; i++) {
@@ -369,23 +389,25 @@ void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
 
 typedef struct restore_ctx_s {
     cv_server_t *srv;
+    uint64_t seq;
     account_t to;
 } restore_ctx_t;
 
-static void restored(void *ctx, int rc, uint64_t seq)
+static void restored(void *ctx, int rc, uint64_t value)
 {
-    restore_ctx_t *rc_ctx = ctx;
+    restore_ctx_t *rx = ctx;
+    CV_UNUSED(value);
     if (rc < 0) {
-        cv_error("offline message of %s@%s lost: it could not be put back in storage: %s",
-                 rc_ctx->to.user, rc_ctx->to.host, cv_strerror(rc));
+        cv_error("offline message %llu of %s@%s lost: it could not be put back in storage: %s",
+                 (unsigned long long)rx->seq, rx->to.user, rx->to.host, cv_strerror(rc));
     } else {
         cv_debug("offline message %llu of %s@%s put back in storage: its session went away "
                  "before it was written",
-                 (unsigned long long)seq, rc_ctx->to.user, rc_ctx->to.host);
-        cv__offline_recheck(rc_ctx->srv, rc_ctx->to.user, rc_ctx->to.host, NULL);
+                 (unsigned long long)rx->seq, rx->to.user, rx->to.host);
+        cv__offline_recheck(rx->srv, rx->to.user, rx->to.host, NULL);
     }
-    free(rc_ctx->to.user);
-    free(rc_ctx);
+    free(rx->to.user);
+    free(rx);
 }
 
 void cv__offline_restore(cv_server_t *srv, const char *host, const char *user, uint64_t seq,
@@ -396,6 +418,7 @@ void cv__offline_restore(cv_server_t *srv, const char *host, const char *user, u
 
     if (rc == 0) {
         rx->srv = srv;
+        rx->seq = seq;
         rc = cv_store_offline_restore_async(srv->store, host, user, seq, stamp, data, len, restored,
                                             rx);
         if (rc == 0)

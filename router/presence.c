@@ -238,10 +238,9 @@ void cv__presence_broadcast(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv
         sessions_release(&a);
         s->initial_sent = 1;
         (void)cv_store_roster_get(srv->store, s->host, s->user, pending_item, &f, NULL);
-        /* RFC 6121 §8.5.2.1.1: messages to the bare JID are not for a negative-priority
-           resource; it collects when it raises its priority (router/route.c). */
-        if (atomic_load_explicit(&s->priority, memory_order_relaxed) >= 0)
-            cv__offline_deliver(srv, self, s);
+        /* Not for a negative-priority resource (RFC 6121 §8.5.2.1.1): it collects when it
+           raises its priority (router/route.c). */
+        cv__offline_deliver(srv, self, s);
     }
     if (!available) {
         /* §4.6.3: those that got directed presence learn it is gone too. */

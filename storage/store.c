@@ -386,6 +386,26 @@ int cv_store_offline_delete_upto(cv_store_t *st, const char *host, const char *u
     return rc;
 }
 
+int cv_store_offline_delete(cv_store_t *st, const char *host, const char *user,
+                            const uint64_t *seqs, size_t n, size_t *deleted)
+{
+    uint64_t got = 0;
+    store_wait_t w;
+    int rc;
+
+    if (!store_user_ok(st, host, user) || (n > 0 && seqs == NULL) ||
+        n > CV_STORE_OFFLINE_DELETE_MAX)
+        return CV_EINVAL;
+    rc = store_wait_init(&w);
+    if (rc < 0)
+        return rc;
+    rc = st->ops->offline_delete(st, host, user, seqs, n, store_wait_done, &w);
+    rc = store_wait_end(&w, rc, &got);
+    if (rc == 0 && deleted != NULL)
+        *deleted = (size_t)got;
+    return rc;
+}
+
 int cv_store_offline_count(cv_store_t *st, const char *host, const char *user, size_t *n)
 {
     if (!store_user_ok(st, host, user) || n == NULL)

@@ -82,6 +82,8 @@ typedef struct cv__store_ops_s {
     int (*offline_restore)(cv_store_t *st, const char *host, const char *user, uint64_t seq,
                            uint64_t stamp, const void *data, size_t len, cv_store_done_fn cb,
                            void *ctx);
+    int (*offline_delete)(cv_store_t *st, const char *host, const char *user, const uint64_t *seqs,
+                          size_t n, cv_store_done_fn cb, void *ctx);
     int (*offline_delete_upto)(cv_store_t *st, const char *host, const char *user,
                                uint64_t last_seq, cv_store_done_fn cb, void *ctx);
     /* name and ns NULL: the vCard. len 0: remove. */
@@ -278,6 +280,8 @@ int cv__store_lmdb_offline_push(cv_store_t *st, const char *host, const char *us
 int cv__store_lmdb_offline_restore(cv_store_t *st, const char *host, const char *user, uint64_t seq,
                                    uint64_t stamp, const void *data, size_t len,
                                    cv_store_done_fn cb, void *ctx);
+int cv__store_lmdb_offline_delete(cv_store_t *st, const char *host, const char *user,
+                                  const uint64_t *seqs, size_t n, cv_store_done_fn cb, void *ctx);
 int cv__store_lmdb_offline_delete_upto(cv_store_t *st, const char *host, const char *user,
                                        uint64_t last_seq, cv_store_done_fn cb, void *ctx);
 int cv__store_lmdb_blob_set(cv_store_t *st, const char *host, const char *user, const char *name,

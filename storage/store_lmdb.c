@@ -652,6 +652,7 @@ const cv__store_ops_t cv__store_lmdb_ops = {
     .roster_remove = cv__store_lmdb_roster_remove,
     .offline_push = cv__store_lmdb_offline_push,
     .offline_restore = cv__store_lmdb_offline_restore,
+    .offline_delete = cv__store_lmdb_offline_delete,
     .offline_delete_upto = cv__store_lmdb_offline_delete_upto,
     .blob_set = cv__store_lmdb_blob_set,
     .block_add = cv__store_lmdb_block_add,

@@ -521,7 +521,8 @@ enum {
     OP_OFFLINE_PUSH,
     OP_OFFLINE_RESTORE, /* a message put back under its old sequence number */
     OP_OFFLINE_DELETE_UPTO,
-    OP_BLOB_SET, /* vlen 0: delete */
+    OP_OFFLINE_DELETE, /* the listed sequence numbers (value: nitems 8-byte BE numbers) */
+    OP_BLOB_SET,       /* vlen 0: delete */
     OP_BLOCK_ADD,
     OP_BLOCK_REMOVE,
     OP_BLOCK_CLEAR,
@@ -529,7 +530,8 @@ enum {
 };
 
 /* One queued write: key bytes (klen, starting with the plen-byte user prefix), then
- * vlen bytes of value or, for blocklist changes, nitems u16-length-prefixed JIDs. */
+ * vlen bytes of value or, for blocklist changes, nitems u16-length-prefixed JIDs, or for
+ * an offline delete nitems 8-byte sequence numbers. */
 typedef struct ureq_s {
     cv__store_req_t base; /* first member: the writer frees the block through it */
     int op;
@@ -665,6 +667,29 @@ int cv__store_lmdb_offline_restore(cv_store_t *st, const char *host, const char 
 
     if (rc < 0)
         return rc;
+    return ureq_submit(s, r, cb, ctx);
+}
+
+int cv__store_lmdb_offline_delete(cv_store_t *st, const char *host, const char *user,
+                                  const uint64_t *seqs, size_t n, cv_store_done_fn cb, void *ctx)
+{
+    store_lmdb_t *s = lmdb_of(st);
+    ureq_t *r;
+    ukey_t k;
+    int rc;
+
+    /* A user whose keys cannot exist has nothing to delete: completed at once. The key
+     * has room for one sequence number; the writer fills in each in turn. */
+    if (n == 0 || ukey_make(&k, host, user, "\0\0\0\0\0\0\0\0", 8, NULL, 0) < 0) {
+        cb(ctx, 0, 0);
+        return 0;
+    }
+    rc = ureq_new(OP_OFFLINE_DELETE, s->dbi_user[CV__LMDB_DB_OFFLINE], &k, 8 * n, &r);
+    if (rc < 0)
+        return rc;
+    r->nitems = n;
+    for (size_t i = 0; i < n; i++)
+        be64_put(ureq_val(r) + 8 * i, seqs[i]);
     return ureq_submit(s, r, cb, ctx);
 }
 
@@ -987,6 +1012,33 @@ static int apply_offline_delete(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64
     return meta_put(s, txn, meta, r->bytes, r->plen, next, count >= n ? count - n : 0);
 }
 
+/* Deletes exactly the listed numbers: a collection deletes what it fetched and nothing a
+ * restore put back meanwhile under a smaller number (which delete_upto would). Value: how
+ * many were there. */
+static int apply_offline_delete_list(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
+{
+    MDB_dbi meta = s->dbi_user[CV__LMDB_DB_OFFLINE_META];
+    MDB_val k = {.mv_size = r->klen, .mv_data = r->bytes};
+    uint64_t next, count, n = 0;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < r->nitems; i++) {
+        memcpy(r->bytes + r->plen, ureq_val(r) + 8 * i, 8);
+        int mrc = mdb_del(txn, r->dbi, &k, NULL);
+        if (mrc == 0)
+            n++;
+        else if (mrc != MDB_NOTFOUND)
+            rc = cv__store_lmdb_fail(s, mrc, "offline delete");
+    }
+    if (rc < 0 || n == 0)
+        return rc;
+    rc = meta_get(s, txn, meta, r->bytes, r->plen, 1, 0, &next, &count);
+    if (rc < 0)
+        return rc;
+    *value = n;
+    return meta_put(s, txn, meta, r->bytes, r->plen, next, count >= n ? count - n : 0);
+}
+
 static int apply_blob_set(store_lmdb_t *s, MDB_txn *txn, ureq_t *r)
 {
     MDB_val k = {.mv_size = r->klen, .mv_data = r->bytes};
@@ -1088,6 +1140,7 @@ static int apply(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
     case OP_OFFLINE_PUSH:
     case OP_OFFLINE_RESTORE: return apply_offline_put(s, txn, r, value);
     case OP_OFFLINE_DELETE_UPTO: return apply_offline_delete(s, txn, r, value);
+    case OP_OFFLINE_DELETE: return apply_offline_delete_list(s, txn, r, value);
     case OP_BLOB_SET: return apply_blob_set(s, txn, r);
     case OP_BLOCK_ADD:
     case OP_BLOCK_REMOVE:

@@ -51,10 +51,12 @@ typedef struct cv_net_ops_s {
     /* No input arrived for a whole tick (one to two seconds): give back what only an
        active connection needs. Runs once per quiet spell; may be NULL. */
     void (*on_quiet)(cv_conn_t *c);
-    /* Asked for with cv_net_conn_notify_drained: the bytes queued for the peer have been
-       taken by the kernel, except at most a quarter of limits.max_output_queue queued
-       after them. Runs once per request, from a send completion or the loop turn's
-       flush; never for a connection that is closing. May be NULL (then nobody may ask). */
+    /* Asked for with cv_net_conn_notify_drained: the bytes queued for the peer before the
+       request have been taken by the kernel, and at most a quarter of
+       limits.max_output_queue was queued after them. Runs once per request, from a send
+       completion or the loop turn's flush; never for a connection that is closing. It
+       may write; asking again from here without writing anything would come straight
+       back (a loop). May be NULL (then nobody may ask). */
     void (*on_drained)(cv_conn_t *c);
     /* Once per loop turn, after completions were handled and before output is flushed:
        the worker runs other work (actors) here. Return 1 while more work is waiting, so

@@ -300,6 +300,15 @@ int cv_store_offline_fetch(cv_store_t *st, const char *host, const char *user,
 int cv_store_offline_delete_upto(cv_store_t *st, const char *host, const char *user,
                                  uint64_t last_seq, size_t *deleted);
 
+/* Deletes exactly the queued messages numbered seqs[0..n) (n <= CV_STORE_OFFLINE_DELETE_MAX;
+ * what a collection fetched) and sets *deleted (if not NULL) to how many were there.
+ * Unlike delete_upto it leaves alone a message put back meanwhile under a smaller number
+ * (cv_store_offline_restore). Durable on return.
+ * Thread: any. Returns 0, CV_EINVAL, CV_AGAIN, CV_ENOMEM, CV_ELIMIT, CV_ESTORE. */
+#define CV_STORE_OFFLINE_DELETE_MAX 4096
+int cv_store_offline_delete(cv_store_t *st, const char *host, const char *user,
+                            const uint64_t *seqs, size_t n, size_t *deleted);
+
 /* Sets *n to the number of queued messages (O(1)).
  * Thread: any. Returns 0, CV_EINVAL, CV_ESTORE. */
 int cv_store_offline_count(cv_store_t *st, const char *host, const char *user, size_t *n);

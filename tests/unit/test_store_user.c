@@ -348,6 +348,33 @@ static void test_offline_restore(const char *dir)
     CHECK_RC(cv_store_offline_push(st, H, "rita", 1, "ten", 3, 4, &seq), 0);
     CHECK(seq == 10);
     CHECK_RC(cv_store_offline_restore(st, H, "nobody", 1, 1, "x", 1), CV_ENOTFOUND);
+    CHECK_RC(cv_store_offline_delete_upto(st, H, "rita", UINT64_MAX, &del), 0);
+
+    /* A collection deletes exactly what it fetched: a message put back meanwhile under a
+       smaller number (another collection's session went away) stays. */
+    uint64_t fetched[2], none[2] = {1000, 1001};
+    for (int i = 0; i < 4; i++)
+        CHECK_RC(cv_store_offline_push(st, H, "rita", 200, "q", 1, 10, &seq), 0);
+    CHECK(seq == 14); /* 11..14 */
+    uint64_t first_two[2] = {11, 12};
+    CHECK_RC(cv_store_offline_delete(st, H, "rita", first_two, 2, &del), 0);
+    CHECK(del == 2);
+    memset(&seen, 0, sizeof seen);
+    CHECK_RC(cv_store_offline_fetch(st, H, "rita", offline_collect, &seen), 0);
+    CHECK(seen.n == 2 && seen.seq[0] == 13 && seen.seq[1] == 14);
+    fetched[0] = seen.seq[0];
+    fetched[1] = seen.seq[1];
+    CHECK_RC(cv_store_offline_restore(st, H, "rita", 11, 200, "back", 4), 0);
+    CHECK_RC(cv_store_offline_delete(st, H, "rita", fetched, 2, &del), 0);
+    CHECK(del == 2);
+    CHECK_RC(cv_store_offline_delete(st, H, "rita", none, 2, &del), 0);
+    CHECK(del == 0);
+    CHECK_RC(cv_store_offline_count(st, H, "rita", &n), 0);
+    CHECK(n == 1);
+    memset(&seen, 0, sizeof seen);
+    CHECK_RC(cv_store_offline_fetch(st, H, "rita", offline_collect, &seen), 0);
+    CHECK(seen.n == 1 && seen.seq[0] == 11 && strcmp(seen.text[0], "back") == 0);
+    CHECK_RC(cv_store_offline_delete(st, H, "rita", NULL, 1, &del), CV_EINVAL);
     CHECK_RC(cv_store_offline_restore(st, H, "rita", 0, 1, "x", 1), CV_EINVAL);
     cv_store_close(st);
 }
