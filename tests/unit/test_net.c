@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -28,9 +29,11 @@ typedef struct counters_s {
     atomic_int opens, closes, quiets;
     atomic_int busy_reads, calm_reads; /* on_data calls with the connection busy / not */
     atomic_size_t bytes;
-    atomic_int drains;   /* on_drained calls */
-    atomic_int chunks;   /* CHUNK-byte parts written by the "BIG" stream */
-    atomic_int overflow; /* a write of the stream was refused */
+    atomic_int drains;            /* on_drained calls */
+    atomic_int chunks;            /* CHUNK-byte parts written by the "BIG" stream */
+    atomic_int overflow;          /* a write of the stream was refused */
+    atomic_int hops, hops_astray; /* cross-ring tasks run, and run on the wrong ring */
+    cv_net_t *net;                /* set before the rings start */
 } counters_t;
 
 /* "BIG" asks for a stream of BIG_CHUNKS parts of CHUNK bytes, each written once the one
@@ -70,31 +73,33 @@ static int on_open(cv_conn_t *c, const cv_conf_listener_t *l, void *arg)
 }
 
 /* "HOP" (on the two-worker net) makes the receiving ring post a task to the other ring,
-   as the router does with a stanza for a session there; the task records where it ran. */
+   as the router does with a stanza for a session there; the task records where it ran.
+   Each hop is its own allocation: the rings share nothing but the counters. */
 typedef struct hop_s {
     cv_net_task_t task;
-    cv_net_t *net;
     cv_worker_t *to;
-    atomic_int ran;   /* tasks run */
-    atomic_int wrong; /* a task ran on another ring than the one it was posted to */
+    counters_t *n;
 } hop_t;
-
-static hop_t hop;
 
 static void hop_run(cv_net_task_t *t, cv_worker_t *w)
 {
     hop_t *h = (hop_t *)((char *)t - offsetof(hop_t, task));
     if (w != h->to)
-        atomic_fetch_add(&h->wrong, 1);
-    atomic_fetch_add(&h->ran, 1);
+        atomic_fetch_add(&h->n->hops_astray, 1);
+    atomic_fetch_add(&h->n->hops, 1);
+    free(h);
 }
 
-static void hop_post(cv_conn_t *c)
+static void hop_post(cv_conn_t *c, counters_t *n)
 {
     cv_worker_t *self = cv_net_conn_worker(c);
-    hop.to = cv_net_worker(hop.net, 1 - cv_net_worker_index(self));
-    hop.task.run = hop_run;
-    cv_net_post(self, hop.to, &hop.task);
+    hop_t *h = malloc(sizeof *h);
+    if (!h)
+        return;
+    h->n = n;
+    h->to = cv_net_worker(n->net, 1 - cv_net_worker_index(self));
+    h->task.run = hop_run;
+    cv_net_post(self, h->to, &h->task);
 }
 
 static int on_data(cv_conn_t *c, const char *data, size_t len)
@@ -107,7 +112,7 @@ static int on_data(cv_conn_t *c, const char *data, size_t len)
         return 0;
     }
     if (len == 3 && memcmp(data, "HOP", 3) == 0) {
-        hop_post(c);
+        hop_post(c, n);
         return 0;
     }
     if (len == 3 && memcmp(data, "NOW", 3) == 0) {
@@ -299,7 +304,7 @@ static void test_drained(unsigned port, counters_t *n)
 
 /* Each hop must run on the other ring well before that ring's one-second tick would have
    drained its inbox anyway: a lost wake-up shows as a hop that waits for the tick. */
-static void test_cross_ring_post(unsigned port)
+static void test_cross_ring_post(unsigned port, counters_t *n)
 {
     int fd = connect_to(port);
     CHECK(fd >= 0);
@@ -307,13 +312,13 @@ static void test_cross_ring_post(unsigned port)
         return;
     for (int i = 1; i <= 20; i++) {
         CHECK(send(fd, "HOP", 3, MSG_NOSIGNAL) == 3);
-        if (!wait_for(&hop.ran, i, 0.5)) {
+        if (!wait_for(&n->hops, i, 0.5)) {
             CHECK(!"a task posted to the other ring did not run within 0.5 s");
             break;
         }
         sleep_ms(20); /* let the other ring fall asleep again */
     }
-    CHECK(atomic_load(&hop.wrong) == 0);
+    CHECK(atomic_load(&n->hops_astray) == 0);
     close(fd);
 }
 
@@ -343,6 +348,8 @@ static cv_net_t *start_net(cv_config_t **cfg, unsigned port, unsigned workers, c
     opts.ops.on_drained = on_drained;
     opts.ops.arg = n;
     CHECK_RC(cv_net_create(&net, &opts), 0);
+    if (net)
+        n->net = net;
     if (net && cv_net_start(net) != 0) {
         CHECK(!"cv_net_start failed");
         cv_net_destroy(net);
@@ -370,12 +377,12 @@ int main(void)
         (void)cv_net_drain(net);
         cv_net_destroy(net);
     }
-    hop.net = start_net(&cfg2, port2, 2, &n2);
-    if (hop.net) {
-        test_cross_ring_post(port2);
-        cv_net_stop(hop.net);
-        (void)cv_net_drain(hop.net);
-        cv_net_destroy(hop.net);
+    cv_net_t *net2 = start_net(&cfg2, port2, 2, &n2);
+    if (net2) {
+        test_cross_ring_post(port2, &n2);
+        cv_net_stop(net2);
+        (void)cv_net_drain(net2);
+        cv_net_destroy(net2);
     }
     cv_config_free(cfg);
     cv_config_free(cfg2);
