@@ -252,8 +252,9 @@ void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *use
 
 /* Two sessions of one account may collect at once (two logins, a recheck beside an
    initial presence): each account's fetch-and-delete runs under one of these striped
-   locks, so the second sees only what the first left. Held on store-job threads only,
-   across one commit. Module-owned, initialized statically. */
+   locks, so the second sees only what the first left. Held across one commit, on a
+   store-job thread (on a worker only when a stanza could not get its store trip).
+   Module-owned, initialized statically. */
 static struct {
     pthread_mutex_t stripes[CV_OFFLINE_STRIPES];
 } collect_locks = {{[0 ... CV_OFFLINE_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER}};
