@@ -230,22 +230,30 @@ static void server_iq(route_t *r, const cv_jid_t *to, int to_server)
     (void)cv_iq_dispatch(&q);
 }
 
+/* The <priority/> of an available presence (RFC 6121 §4.7.2.3): -128..127, 0 when absent
+   or not a number in that range. */
+static int presence_priority(const cv_xml_node_t *st)
+{
+    const cv_xml_node_t *p = cv_xml_child(st, "priority", CV_NS_CLIENT);
+    int prio = 0;
+    cv_buf_t text = CV_BUF_INIT;
+    if (p && cv_xml_text(p, &text) == 0 && text.data) {
+        char *end = NULL;
+        long v = strtol(text.data, &end, 10);
+        if (end != text.data && *end == '\0' && v >= -128 && v <= 127)
+            prio = (int)v;
+    }
+    cv_buf_free(&text);
+    return prio;
+}
+
 /* Presence without 'to': the client's own availability (RFC 6121 §4.2, §4.4, §4.5). */
 static void presence_broadcast(route_t *r)
 {
     cv_c2s_t *s = r->sender;
     int was_negative = 0;
     if (!*r->type) {
-        const cv_xml_node_t *p = cv_xml_child(r->st, "priority", CV_NS_CLIENT);
-        int prio = 0;
-        cv_buf_t text = CV_BUF_INIT;
-        if (p && cv_xml_text(p, &text) == 0 && text.data) {
-            char *end = NULL;
-            long v = strtol(text.data, &end, 10);
-            if (end != text.data && *end == '\0' && v >= -128 && v <= 127)
-                prio = (int)v;
-        }
-        cv_buf_free(&text);
+        int prio = presence_priority(r->st);
         was_negative = s->initial_sent && priority_of(s) < 0;
         atomic_store_explicit(&s->priority, prio, memory_order_relaxed);
         cv__c2s_set_available(s, 1);
@@ -459,8 +467,9 @@ static int writes_store(cv_c2s_t *s, const cv_xml_node_t *st)
         if (type)
             return !strcmp(type, "subscribe") || !strcmp(type, "subscribed") ||
                    !strcmp(type, "unsubscribe") || !strcmp(type, "unsubscribed");
-        /* Initial presence delivers, then deletes, the stored offline messages. */
-        return !s->initial_sent && !cv_xml_attr(st, "to") &&
+        /* Initial presence delivers, then deletes, the stored offline messages, unless
+           its priority is negative (it collects nothing then). */
+        return !s->initial_sent && !cv_xml_attr(st, "to") && presence_priority(st) >= 0 &&
                cv_store_offline_count(s->srv->store, s->host, s->user, &n) == 0 && n > 0;
     }
     if (strcmp(st->name, "iq") != 0 || !type || strcmp(type, "set") != 0)
