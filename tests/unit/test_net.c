@@ -182,10 +182,14 @@ static int connect_to(unsigned port)
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    /* A fixed receive buffer (no autotuning): what the kernel can hold for a peer that
+       does not read stays far below the 20 MiB of test_drained's stream. */
+    int rcvbuf = 256 * 1024;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0 ||
+        connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
         close(fd);
         return -1;
     }
