@@ -499,6 +499,13 @@ static void on_tick(cv_worker_t *w)
     arm_tick(w);
 }
 
+/* Whether ptr is one of net's workers (a failed poke's target, not a cancellation's). */
+static int is_worker(const cv_net_t *net, const void *ptr)
+{
+    const cv_worker_t *p = ptr;
+    return p >= net->workers && p < net->workers + net->nworkers;
+}
+
 static void handle_cqe(cv_worker_t *w, struct io_uring_cqe *cqe)
 {
     void *ptr = (void *)(uintptr_t)(cqe->user_data & ~(uint64_t)CV_OP_MASK);
@@ -522,7 +529,7 @@ static void handle_cqe(cv_worker_t *w, struct io_uring_cqe *cqe)
     case CV_OP_IGNORE:
         /* A poke that did not reach its ring (a stopping one, a kernel short of memory):
            wake it the other way. wake_pending is still set, so nobody else will. */
-        if (cqe->res < 0 && ptr != w) {
+        if (cqe->res < 0 && ptr != w && is_worker(w->net, ptr)) {
             cv_worker_t *to = ptr;
             uint64_t one = 1;
             if (write(to->wake_fd, &one, sizeof one) < 0)
@@ -593,8 +600,11 @@ static void worker_loop(cv_worker_t *w)
         /* Deliveries actors of this turn posted to this ring, then one send each. */
         (void)drain_inbox(w);
         cv__net_flush(w);
-        if (w->stopping && w->nconns == 0)
+        if (w->stopping && w->nconns == 0) {
+            /* Pokes this last turn queued for other rings must still leave. */
+            (void)io_uring_submit(&w->ring);
             break;
+        }
         if (!busy && ops->on_sleep)
             ops->on_sleep(w, 1, ops->arg);
         /* A busy turn does not sleep, but it must still reap: with DEFER_TASKRUN the

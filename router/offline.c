@@ -274,7 +274,7 @@ typedef struct batch_s {
     uint64_t seq[CV_OFFLINE_BATCH]; /* what was fetched, to delete exactly that */
     size_t n, nseq;
     size_t bytes, budget;
-    size_t too_big; /* the output queue's limit: a message above it can never be sent */
+    size_t too_big; /* a message above this can never be sent (see cv__offline_deliver) */
     int more;       /* stopped at the budget: more are stored */
 } batch_t;
 
@@ -289,7 +289,8 @@ static int take_one(void *ctx, uint64_t seq, uint64_t stamp, const void *data, s
     }
     if (len > b->too_big) {
         /* Written, it would end the stream every time, and come back: a loop at each
-           login. Possible only when max_output_queue is about max_stanza_size. */
+           login. Possible only when max_output_queue is about max_stanza_size (the stored
+           form adds a delay element). */
         cv_error("offline message %llu (%zu bytes) is larger than limits.max_output_queue "
                  "and can never be sent: deleted",
                  (unsigned long long)seq, len);
@@ -350,6 +351,10 @@ void cv__offline_drained(cv_c2s_t *s)
 void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
 {
     pthread_mutex_t *lock = collect_lock(s->host, s->user);
+    /* A message up to the whole queue is sent, first in its batch (the budget stops a
+       batch before a big one), once at most a quarter is queued: should that quarter
+       make it overflow, the stream ends, the message goes back and the next login, with
+       nothing queued yet, takes it. Only one above the whole queue can never be sent. */
     batch_t b = {.budget = srv->config->max_output_queue / 4,
                  .too_big = srv->config->max_output_queue};
     size_t n = 0;

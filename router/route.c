@@ -428,8 +428,10 @@ static void route_stanza(cv_c2s_t *s, cv_worker_t *self, cv_stanza_t *st)
     if (is_offline_recheck(root)) {
         /* Only a session that collected once collects again; one whose initial presence
            is still to come collects then. One that can no longer collect (closing, gone
-           unavailable, negative priority) passes the request on to another resource. */
-        if (!cv__c2s_is_available(s) || priority_of(s) < 0)
+           unavailable, negative priority) passes the request on to another resource, and
+           so does one with a batch on its way (its client may have stopped reading; its
+           drain collects the rest for it anyway). */
+        if (!cv__c2s_is_available(s) || priority_of(s) < 0 || atomic_load(&s->offline_paced))
             cv__offline_recheck(s->srv, s->user, s->host, s);
         else if (s->initial_sent)
             cv__offline_deliver(s->srv, self, s);

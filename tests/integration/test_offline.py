@@ -241,3 +241,27 @@ async def test_session_closing_with_its_initial_presence_loses_nothing(ctx):
     got = numbers(j2.got, 'gone')
     check(got == list(range(n)), 'the next session did not get the backlog whole, once, in '
           'order: %s' % describe(got, n))
+
+
+async def test_message_larger_than_the_output_queue_does_not_block_the_rest(ctx):
+    """With max_output_queue as small as max_stanza_size, a stored message (the stanza plus
+    the server's 'from' and delay stamp) can be larger than the whole output queue: it can
+    never be written, and trying would end the stream at every login. It is deleted with
+    an error in the log, and the messages behind it arrive."""
+    limits = {'limits.max_stanza_size': '10000', 'limits.max_output_queue': '10000'}
+    srv = await ctx.server(users=USERS, sets=limits)
+    r = await client(ctx, srv, ROMEO + '/orchard')
+    r.send_message(mto=JULIET, mbody=body('big', 0, 9850), mtype='chat')
+    for i in range(1, 4):
+        r.send_message(mto=JULIET, mbody=body('big', i), mtype='chat')
+    await wait_stored(ctx, srv, 4)
+    await leave(r)
+
+    j = await client(ctx, srv, JULIET + '/balcony')
+    await settle(lambda: len(numbers(j.got, 'big')) >= 3)
+    await asyncio.sleep(0.5)
+    got = numbers(j.got, 'big')
+    check(got == [1, 2, 3], 'juliet got %s, not the three small messages' % got)
+    check(not j.gone.done(), 'juliet\'s stream was closed')
+    check('can never be sent: deleted' in srv.log(), 'no error about the oversized message')
+    await wait_stored(ctx, srv, 0, timeout=5)
