@@ -995,16 +995,16 @@ static int apply_offline_put(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t 
     return meta_put(s, txn, meta, r->bytes, r->plen, next > seq ? next : seq + 1, count + 1);
 }
 
-static int apply_offline_delete(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
+/* n messages of r's user were deleted: the count goes down by as much (the sequence
+ * counter never does). Value: n. */
+static int offline_count_down(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t n, uint64_t *value)
 {
     MDB_dbi meta = s->dbi_user[CV__LMDB_DB_OFFLINE_META];
     uint64_t next, count;
-    size_t n;
     int rc;
 
-    rc = range_del(s, txn, r->dbi, r->bytes, r->plen, &r->arg, &n);
-    if (rc < 0 || n == 0)
-        return rc;
+    if (n == 0)
+        return 0;
     rc = meta_get(s, txn, meta, r->bytes, r->plen, 1, 0, &next, &count);
     if (rc < 0)
         return rc;
@@ -1012,14 +1012,21 @@ static int apply_offline_delete(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64
     return meta_put(s, txn, meta, r->bytes, r->plen, next, count >= n ? count - n : 0);
 }
 
+static int apply_offline_delete(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
+{
+    size_t n;
+    int rc = range_del(s, txn, r->dbi, r->bytes, r->plen, &r->arg, &n);
+
+    return rc < 0 ? rc : offline_count_down(s, txn, r, n, value);
+}
+
 /* Deletes exactly the listed numbers: a collection deletes what it fetched and nothing a
  * restore put back meanwhile under a smaller number (which delete_upto would). Value: how
  * many were there. */
 static int apply_offline_delete_list(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
 {
-    MDB_dbi meta = s->dbi_user[CV__LMDB_DB_OFFLINE_META];
     MDB_val k = {.mv_size = r->klen, .mv_data = r->bytes};
-    uint64_t next, count, n = 0;
+    uint64_t n = 0;
     int rc = 0;
 
     for (size_t i = 0; rc == 0 && i < r->nitems; i++) {
@@ -1030,13 +1037,7 @@ static int apply_offline_delete_list(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, u
         else if (mrc != MDB_NOTFOUND)
             rc = cv__store_lmdb_fail(s, mrc, "offline delete");
     }
-    if (rc < 0 || n == 0)
-        return rc;
-    rc = meta_get(s, txn, meta, r->bytes, r->plen, 1, 0, &next, &count);
-    if (rc < 0)
-        return rc;
-    *value = n;
-    return meta_put(s, txn, meta, r->bytes, r->plen, next, count >= n ? count - n : 0);
+    return rc < 0 ? rc : offline_count_down(s, txn, r, n, value);
 }
 
 static int apply_blob_set(store_lmdb_t *s, MDB_txn *txn, ureq_t *r)
