@@ -287,6 +287,12 @@ static int take_one(void *ctx, uint64_t seq, uint64_t stamp, const void *data, s
         b->more = 1;
         return 1; /* stop: the next batch takes it */
     }
+    if (!data) {
+        /* Damaged in storage (logged there): nothing to send, and left in place it would
+           stop every collection at it. */
+        b->seq[b->nseq++] = seq;
+        return 0;
+    }
     if (len > b->too_big) {
         /* Written, it would end the stream every time, and come back: a loop at each
            login. Possible only when max_output_queue is about max_stanza_size (the stored

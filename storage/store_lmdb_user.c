@@ -338,13 +338,21 @@ static int offline_each(void *arg, const MDB_val *k, const MDB_val *v, size_t pl
     const scan_cb_t *sc = arg;
     const unsigned char *rec = v->mv_data;
 
-    if (k->mv_size != plen + 8 || v->mv_size < 9 || rec[0] != USER_RECORD_V1) {
-        cv_error("storage: corrupt offline message of %s@%s (%zu bytes)", sc->user, sc->host,
-                 v->mv_size);
-        return CV_ESTORE;
+    /* A damaged record must not hide the ones behind it for good: one without a number
+     * is skipped, one with a number goes to the caller as unreadable (data NULL), so it
+     * can be deleted. */
+    if (k->mv_size != plen + 8) {
+        cv_error("storage: offline message of %s@%s with a damaged key (%zu bytes): skipped",
+                 sc->user, sc->host, k->mv_size);
+        return 0;
     }
-    return sc->cb.offline(sc->ctx, be64_get((const unsigned char *)k->mv_data + plen),
-                          be64_get(rec + 1), rec + 9, v->mv_size - 9);
+    uint64_t seq = be64_get((const unsigned char *)k->mv_data + plen);
+    if (v->mv_size < 9 || rec[0] != USER_RECORD_V1) {
+        cv_error("storage: offline message %llu of %s@%s is damaged (%zu bytes)",
+                 (unsigned long long)seq, sc->user, sc->host, v->mv_size);
+        return sc->cb.offline(sc->ctx, seq, 0, NULL, 0);
+    }
+    return sc->cb.offline(sc->ctx, seq, be64_get(rec + 1), rec + 9, v->mv_size - 9);
 }
 
 int cv__store_lmdb_offline_fetch(cv_store_t *st, const char *host, const char *user,

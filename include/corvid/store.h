@@ -284,7 +284,9 @@ int cv_store_offline_restore(cv_store_t *st, const char *host, const char *user,
 
 /*
  * Calls cb for each queued message in order, from one snapshot; data points into the
- * backend's memory and is valid only during the call. cb returning non-zero stops the
+ * backend's memory and is valid only during the call. A message the backend cannot read
+ * (a damaged record) comes with data NULL and len 0, so the caller can delete it by its
+ * number; the error is logged. cb returning non-zero stops the
  * walk and that value is returned. Same rules for cb as cv_store_roster_get.
  * Thread: any. Returns 0, cb's value, CV_EINVAL, CV_ESTORE.
  */
