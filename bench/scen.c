@@ -472,7 +472,12 @@ static void offline_tick(cv_bench_thread_t *th)
             cv_bench_conn_t *c = online_at(th, s);
             if (!c || !is_offline_sender(r, c->idx) || c->pings_out >= OFFLINE_PINGS)
                 continue;
-            uint32_t to = r->nusers - receivers + (uint32_t)(cv__bench_rand(th) % receivers);
+            /* Recipients in turn, not at random: with message g = k * threads + index of
+               this thread's k-th, the threads' messages number 0..count-1 once each, so
+               every recipient gets count / receivers (one more for some) and a count that
+               fits the server's offline quota per account is never refused by it. */
+            uint64_t g = th->sent * r->nthreads + th->index;
+            uint32_t to = r->nusers - receivers + (uint32_t)(g % receivers);
             uint64_t ts = cv_bench_now_ns();
             (void)cv_bench_conn_sendf(c,
                                       "<message to='%s%u@%s' type='chat' id='o%llu'>"
