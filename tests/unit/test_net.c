@@ -33,8 +33,15 @@ typedef struct counters_s {
     atomic_int chunks;            /* CHUNK-byte parts written by the "BIG" stream */
     atomic_int overflow;          /* a write of the stream was refused */
     atomic_int hops, hops_astray; /* cross-ring tasks run, and run on the wrong ring */
+    atomic_size_t fresh_mem;      /* cv_net_conn_memory of a connection with nothing queued */
+    atomic_size_t drained_mem;    /* ... at the last on_drained */
     cv_net_t *net;                /* set before the rings start */
 } counters_t;
+
+/* "STALL" queues STALL_BYTES (more than the kernel takes while the peer does not read, so
+   their send stays in flight; the nets here allow 16 MiB of output); "PROBE" then queues PROBE_BYTES and asks for on_drained. */
+#define STALL_BYTES (12u * 1024u * 1024u)
+#define PROBE_BYTES 1000u
 
 /* "BIG" asks for a stream of BIG_CHUNKS parts of CHUNK bytes, each written once the one
    before has left (on_drained); byte i of the stream is (i % 251). */
@@ -58,6 +65,7 @@ static void write_chunk(cv_conn_t *c, counters_t *n)
 static void on_drained(cv_conn_t *c)
 {
     counters_t *n = cv_net_conn_user(c);
+    atomic_store(&n->drained_mem, cv_net_conn_memory(c));
     atomic_fetch_add(&n->drains, 1);
     if (atomic_load(&n->chunks) > 0 && atomic_load(&n->chunks) < BIG_CHUNKS)
         write_chunk(c, n);
@@ -68,6 +76,7 @@ static int on_open(cv_conn_t *c, const cv_conf_listener_t *l, void *arg)
     (void)l;
     counters_t *n = arg;
     cv_net_conn_set_user(c, n);
+    atomic_store(&n->fresh_mem, cv_net_conn_memory(c));
     atomic_fetch_add(&n->opens, 1);
     return 0;
 }
@@ -113,6 +122,18 @@ static int on_data(cv_conn_t *c, const char *data, size_t len)
     }
     if (len == 3 && memcmp(data, "HOP", 3) == 0) {
         hop_post(c, n);
+        return 0;
+    }
+    if (len == 5 && memcmp(data, "STALL", 5) == 0) {
+        static char a[STALL_BYTES];
+        memset(a, 'a', sizeof a);
+        return cv_net_conn_write(c, a, sizeof a) == 0 ? 0 : -1;
+    }
+    if (len == 5 && memcmp(data, "PROBE", 5) == 0) {
+        static const char b[PROBE_BYTES] = {'b'};
+        if (cv_net_conn_write(c, b, sizeof b) != 0)
+            return -1;
+        cv_net_conn_notify_drained(c);
         return 0;
     }
     if (len == 3 && memcmp(data, "NOW", 3) == 0) {
@@ -306,6 +327,42 @@ static void test_drained(unsigned port, counters_t *n)
     CHECK(wait_for(&n->closes, 2, 5.0));
 }
 
+/* A request made while an earlier send is still in flight is answered only once the bytes
+   queued with the request have left too, not when that earlier send completes (then they
+   would still sit in the output queue). */
+static void test_drained_after_earlier_output(unsigned port, counters_t *n)
+{
+    static char buf[65536];
+    size_t want = STALL_BYTES + PROBE_BYTES, got = 0;
+    int fd = connect_to(port);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    int opens = atomic_load(&n->opens);
+    CHECK(send(fd, "STALL", 5, MSG_NOSIGNAL) == 5);
+    sleep_ms(300);
+    int drains = atomic_load(&n->drains);
+    CHECK(send(fd, "PROBE", 5, MSG_NOSIGNAL) == 5);
+    sleep_ms(300);
+    CHECK(atomic_load(&n->drains) == drains); /* nothing has left: not yet */
+    double end = now_s() + 10.0;
+    while (got < want && now_s() < end) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t r = recv(fd, buf, sizeof buf, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    CHECK(got == want);
+    CHECK(wait_for(&n->drains, drains + 1, 5.0));
+    /* Nothing queued and no send in flight when it ran. */
+    CHECK(atomic_load(&n->drained_mem) == atomic_load(&n->fresh_mem));
+    CHECK(opens >= 1);
+    close(fd);
+}
+
 /* Each hop must run on the other ring well before that ring's one-second tick would have
    drained its inbox anyway: a lost wake-up shows as a hop that waits for the tick. */
 static void test_cross_ring_post(unsigned port, counters_t *n)
@@ -335,7 +392,8 @@ static cv_net_t *start_net(cv_config_t **cfg, unsigned port, unsigned workers, c
     snprintf(text, sizeof text,
              "hosts:\n  - name: localhost\n"
              "listeners:\n  - type: c2s\n    address: 127.0.0.1\n    port: %u\n    tls: none\n"
-             "workers: %u\n",
+             "workers: %u\n"
+             "limits:\n  max_output_queue: 16MiB\n",
              port, workers);
     if (cv_config_load_mem(cfg, "t.yml", text, strlen(text), NULL, 0, &err) != 0) {
         printf("FAIL config: %s\n", err.data ? err.data : "?");
@@ -377,6 +435,7 @@ int main(void)
     if (net) {
         test_echo_quiet_busy(net, port, &n);
         test_drained(port, &n);
+        test_drained_after_earlier_output(port, &n);
         cv_net_stop(net);
         (void)cv_net_drain(net);
         cv_net_destroy(net);
