@@ -39,7 +39,8 @@ typedef struct counters_s {
 } counters_t;
 
 /* "STALL" queues STALL_BYTES (more than the kernel takes while the peer does not read, so
-   their send stays in flight; the nets here allow 16 MiB of output); "PROBE" then queues PROBE_BYTES and asks for on_drained. */
+   their send stays in flight; the nets here allow 16 MiB of output); "PROBE" then queues
+   PROBE_BYTES and asks for on_drained. */
 #define STALL_BYTES (12u * 1024u * 1024u)
 #define PROBE_BYTES 1000u
 
