@@ -40,3 +40,13 @@ cv_unit_test(test_offload SOURCES tests/unit/test_offload.c LIBS cv_sched LABELS
 cv_unit_test(test_rules SOURCES tests/unit/test_rules.c LIBS cv_sched)
 cv_unit_test(test_routes SOURCES tests/unit/test_routes.c LIBS cv_sched)
 cv_unit_test(test_net SOURCES tests/unit/test_net.c LIBS cv_net cv_config LABELS concurrency)
+
+# Fault injection for the integration tests (tests/integration/slowsync.c): preloaded into
+# the server to stretch the store's disk syncs. Never instrumented: it must load before
+# anything else and only forwards.
+if(NOT CORVID_FUZZ)
+  add_library(cv_slowsync SHARED tests/integration/slowsync.c)
+  target_compile_options(cv_slowsync PRIVATE -fno-sanitize=all)
+  target_link_options(cv_slowsync PRIVATE -fno-sanitize=all)
+  target_link_libraries(cv_slowsync PRIVATE ${CMAKE_DL_LIBS})
+endif()

@@ -118,8 +118,9 @@ class Server:
     """
 
     def __init__(self, build, sets=None, users=None, plain_listener=None, workers=2,
-                 log_level='info'):
+                 log_level='info', env=None):
         self.build = Path(build)
+        self.env = dict(env or {})
         self.data_dir = tempfile.mkdtemp(prefix='corvid-it-')
         self.log_path = os.path.join(self.data_dir, 'server.log')
         nports = 3 if plain_listener is not None else 2
@@ -170,8 +171,10 @@ class Server:
         for user, password in self.users.items():
             self.adduser(user, password)
         self.log_file = open(self.log_path, 'wb')
+        env = dict(os.environ)
+        env.update(self.env)
         self.proc = subprocess.Popen([str(self.build / 'corvid')] + self.conf_args(),
-                                     cwd=str(REPO), stdin=subprocess.DEVNULL,
+                                     cwd=str(REPO), stdin=subprocess.DEVNULL, env=env,
                                      stdout=self.log_file, stderr=subprocess.STDOUT,
                                      preexec_fn=_die_with_parent)
         ports = [self.starttls_port, self.tls_port]

@@ -5,15 +5,18 @@ larger than one connection's output queue arrives whole and in order without the
 being closed, two resources coming online at the same moment share the backlog without
 a duplicate, and a resource with negative priority does not collect at all (RFC 6121
 §8.5.2.1.1) until it becomes non-negative, and a session that goes away while its
-backlog is on the way leaves it stored for the next one.
+backlog is on the way leaves it stored for the next one (tested with the store's disk
+syncs held open by tests/integration/slowsync.c, preloaded into the server).
 
 How many messages are stored is read from the data directory with mdb_stat (Debian's
 lmdb-utils), so that a test starts collecting only once every message is durable."""
 
 import asyncio
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 from harness import HOST, check, login, settle
 
@@ -241,6 +244,58 @@ async def test_session_closing_with_its_initial_presence_loses_nothing(ctx):
     got = numbers(j2.got, 'gone')
     check(got == list(range(n)), 'the next session did not get the backlog whole, once, in '
           'order: %s' % describe(got, n))
+
+
+async def test_batch_whose_session_went_away_goes_back_in_place(ctx):
+    """A collection deletes its batch before it hands it to the session; if the session has
+    gone by the time its ring would write the batch, every message must go back under its
+    old number and reach the next session, whole, once and in order. The window is the
+    delete's commit: the server runs with its disk syncs stalled (slowsync.c) while Juliet's
+    initial presence is collected, and she disconnects while the delete waits for its
+    sync."""
+    from harness import raw_connect, q, NS_SASL
+    shim = ctx.build / 'libcv_slowsync.so'
+    check(shim.exists(), '%s is missing: build the cv_slowsync target' % shim)
+    n = 30
+    flag_dir = tempfile.mkdtemp(prefix='corvid-slowsync-')
+    flag = os.path.join(flag_dir, 'stall')
+    env = {'LD_PRELOAD': str(shim), 'CV_SLOWSYNC_FLAG': flag, 'CV_SLOWSYNC_MS': '1500',
+           # the sanitizer runtimes want to be first; the shim only forwards
+           'ASAN_OPTIONS': os.environ.get('ASAN_OPTIONS', '') + ':verify_asan_link_order=0'}
+    plain = {'allow_plain_without_tls': 'true'}
+    srv = await ctx.server(users=USERS, plain_listener=plain, log_level='debug', env=env)
+    try:
+        r = await client(ctx, srv, ROMEO + '/orchard')
+        for i in range(n):
+            r.send_message(mto=JULIET, mbody=body('back', i), mtype='chat')
+        await wait_stored(ctx, srv, n)
+        await leave(r)
+
+        j = await raw_connect(ctx, srv.plain_port)
+        await j.open()
+        el = await j.auth_plain('juliet', USERS['juliet'])
+        check(el.tag == q(NS_SASL, 'success'), 'PLAIN for juliet failed')
+        await j.bind('balcony')
+        open(flag, 'w').close()
+        await j.send('<presence/>')
+        check(await settle(lambda: os.path.exists(flag + '.stalled'), 10),
+              'no store commit after juliet\'s initial presence')
+        await asyncio.sleep(0.2)  # the collection's delete is waiting for its sync
+        j.close()
+        check(await settle(lambda: 'put back in storage' in srv.log(), 15),
+              'no collected message was put back: the close did not race the collection')
+        os.unlink(flag)
+        await wait_stored(ctx, srv, n)
+    finally:
+        shutil.rmtree(flag_dir, ignore_errors=True)
+    check('lost' not in srv.log(), 'the server reports lost messages')
+
+    j2 = await client(ctx, srv, JULIET + '/garden')
+    await settle(lambda: len(numbers(j2.got, 'back')) >= n)
+    await asyncio.sleep(0.5)
+    got = numbers(j2.got, 'back')
+    check(got == list(range(n)), 'the next session did not get the batch back whole, once, '
+          'in order: %s' % describe(got, n))
 
 
 async def test_message_larger_than_the_output_queue_does_not_block_the_rest(ctx):
