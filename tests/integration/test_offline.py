@@ -96,6 +96,17 @@ def describe(got, n):
                                           missing[:5], dup[:5], first_off))
 
 
+async def raw_juliet(ctx, srv, resource):
+    """Juliet logged in and bound on a raw stream (plain listener), no presence sent."""
+    from harness import raw_connect, q, NS_SASL
+    j = await raw_connect(ctx, srv.plain_port)
+    await j.open()
+    el = await j.auth_plain('juliet', USERS['juliet'])
+    check(el.tag == q(NS_SASL, 'success'), 'PLAIN for juliet failed')
+    await j.bind(resource)
+    return j
+
+
 async def leave(c):
     """Disconnects a client cleanly and waits until its stream is gone."""
     c.disconnect()
@@ -215,7 +226,6 @@ async def test_session_closing_with_its_initial_presence_loses_nothing(ctx):
     the closing session hands the messages to a stream that writes nothing more and
     deletes them. (If a collection does race a close, its messages go back to storage in
     their place: storage's test_offline_restore and the debug line "put back".)"""
-    from harness import raw_connect, q, NS_SASL
     n = 250
     plain = {'allow_plain_without_tls': 'true'}
     srv = await ctx.server(users=USERS, plain_listener=plain)
@@ -225,11 +235,7 @@ async def test_session_closing_with_its_initial_presence_loses_nothing(ctx):
     await wait_stored(ctx, srv, n)
     await leave(r)
 
-    j = await raw_connect(ctx, srv.plain_port)
-    await j.open()
-    el = await j.auth_plain('juliet', USERS['juliet'])
-    check(el.tag == q(NS_SASL, 'success'), 'PLAIN for juliet failed')
-    await j.bind('balcony')
+    j = await raw_juliet(ctx, srv, 'balcony')
     await j.send('<presence/></stream:stream>')
     while True:
         kind, _ = await j.recv(timeout=10)
@@ -253,7 +259,6 @@ async def test_batch_whose_session_went_away_goes_back_in_place(ctx):
     delete's commit: the server runs with its disk syncs stalled (slowsync.c) while Juliet's
     initial presence is collected, and she disconnects while the delete waits for its
     sync."""
-    from harness import raw_connect, q, NS_SASL
     shim = ctx.build / 'libcv_slowsync.so'
     check(shim.exists(), '%s is missing: build the cv_slowsync target' % shim)
     n = 30
@@ -271,11 +276,7 @@ async def test_batch_whose_session_went_away_goes_back_in_place(ctx):
         await wait_stored(ctx, srv, n)
         await leave(r)
 
-        j = await raw_connect(ctx, srv.plain_port)
-        await j.open()
-        el = await j.auth_plain('juliet', USERS['juliet'])
-        check(el.tag == q(NS_SASL, 'success'), 'PLAIN for juliet failed')
-        await j.bind('balcony')
+        j = await raw_juliet(ctx, srv, 'balcony')
         open(flag, 'w').close()
         await j.send('<presence/>')
         check(await settle(lambda: os.path.exists(flag + '.stalled'), 10),
