@@ -107,6 +107,17 @@ async def raw_juliet(ctx, srv, resource):
     return j
 
 
+async def next_session_gets_all(ctx, srv, tag, n):
+    """A new session of Juliet's collects the n stored messages tagged tag: whole, once and
+    in order."""
+    j = await client(ctx, srv, JULIET + '/garden')
+    await settle(lambda: len(numbers(j.got, tag)) >= n)
+    await asyncio.sleep(0.5)  # room for a duplicate to show
+    got = numbers(j.got, tag)
+    check(got == list(range(n)), 'the next session did not get the backlog whole, once, in '
+          'order: %s' % describe(got, n))
+
+
 async def leave(c):
     """Disconnects a client cleanly and waits until its stream is gone."""
     c.disconnect()
@@ -244,12 +255,7 @@ async def test_session_closing_with_its_initial_presence_loses_nothing(ctx):
     j.close()
     await wait_stored(ctx, srv, n, timeout=5)  # nothing was taken for the closing stream
 
-    j2 = await client(ctx, srv, JULIET + '/garden')
-    await settle(lambda: len(numbers(j2.got, 'gone')) >= n)
-    await asyncio.sleep(0.5)
-    got = numbers(j2.got, 'gone')
-    check(got == list(range(n)), 'the next session did not get the backlog whole, once, in '
-          'order: %s' % describe(got, n))
+    await next_session_gets_all(ctx, srv, 'gone', n)
 
 
 async def test_batch_whose_session_went_away_goes_back_in_place(ctx):
@@ -291,12 +297,7 @@ async def test_batch_whose_session_went_away_goes_back_in_place(ctx):
         shutil.rmtree(flag_dir, ignore_errors=True)
     check('lost' not in srv.log(), 'the server reports lost messages')
 
-    j2 = await client(ctx, srv, JULIET + '/garden')
-    await settle(lambda: len(numbers(j2.got, 'back')) >= n)
-    await asyncio.sleep(0.5)
-    got = numbers(j2.got, 'back')
-    check(got == list(range(n)), 'the next session did not get the batch back whole, once, '
-          'in order: %s' % describe(got, n))
+    await next_session_gets_all(ctx, srv, 'back', n)
 
 
 async def test_message_larger_than_the_output_queue_does_not_block_the_rest(ctx):
