@@ -64,6 +64,12 @@ typedef struct cv_c2s_s {
        storage: the ring clears it once the batch has left (on_drained) and asks the actor
        to collect the next. Collections meanwhile do nothing (router/offline.c). */
     _Atomic uint8_t offline_paced;
+    /* 1 from when a recheck of the offline store is queued on the actor
+       (cv__route_offline_recheck) until the actor starts it: asking again meanwhile adds
+       nothing, since the queued one reads the store when it runs, after whatever was
+       written before the ask. The actor takes it back to 0 by exchange (acquiring what
+       the last asker wrote) before it reads the store. */
+    _Atomic uint8_t recheck_queued;
     cv_buf_t held;
     const char *host; /* the served host the client addressed (points into config) */
     char stream_id[24];

@@ -412,8 +412,13 @@ static int is_offline_recheck(const cv_xml_node_t *st)
 void cv__route_offline_recheck(cv_c2s_t *s)
 {
     cv_stanza_t *st = NULL;
-    if (cv_stanza_new(&st, CV_OFFLINE_RECHECK, CV_NS_INTERNAL) < 0)
+    /* One queued at a time: a batch put back message by message asks once per message. */
+    if (atomic_exchange(&s->recheck_queued, 1))
+        return;
+    if (cv_stanza_new(&st, CV_OFFLINE_RECHECK, CV_NS_INTERNAL) < 0) {
+        atomic_store(&s->recheck_queued, 0);
         return; /* out of memory: the messages wait for the next initial presence */
+    }
     /* Counted like a stanza (route_stanza's pending_done takes it off); from any thread,
        so as an external send. */
     atomic_fetch_add(&s->pending, 1);
@@ -426,6 +431,8 @@ static void route_stanza(cv_c2s_t *s, cv_worker_t *self, cv_stanza_t *st)
     route_t r = {s->srv, self, s, root, NULL};
 
     if (is_offline_recheck(root)) {
+        (void)atomic_exchange(&s->recheck_queued, 0);
+        cv_debug("offline recheck for %s", s->full);
         /* Only a session that collected once collects again; one whose initial presence
            is still to come collects then. One that can no longer collect (closing, gone
            unavailable, negative priority) passes the request on to another resource, and

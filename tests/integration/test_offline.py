@@ -258,16 +258,12 @@ async def test_session_closing_with_its_initial_presence_loses_nothing(ctx):
     await next_session_gets_all(ctx, srv, 'gone', n)
 
 
-async def test_batch_whose_session_went_away_goes_back_in_place(ctx):
-    """A collection deletes its batch before it hands it to the session; if the session has
-    gone by the time its ring would write the batch, every message must go back under its
-    old number and reach the next session, whole, once and in order. The window is the
-    delete's commit: the server runs with its disk syncs stalled (slowsync.c) while Juliet's
-    initial presence is collected, and she disconnects while the delete waits for its
-    sync."""
+async def slowsync_server(ctx):
+    """A server whose disk syncs stall for 1.5 s each while the returned flag file exists
+    (slowsync.c, preloaded), with a plain listener and debug logging; also the directory
+    to remove afterwards."""
     shim = ctx.build / 'libcv_slowsync.so'
     check(shim.exists(), '%s is missing: build the cv_slowsync target' % shim)
-    n = 30
     flag_dir = tempfile.mkdtemp(prefix='corvid-slowsync-')
     flag = os.path.join(flag_dir, 'stall')
     env = {'LD_PRELOAD': str(shim), 'CV_SLOWSYNC_FLAG': flag, 'CV_SLOWSYNC_MS': '1500',
@@ -275,22 +271,49 @@ async def test_batch_whose_session_went_away_goes_back_in_place(ctx):
            'ASAN_OPTIONS': os.environ.get('ASAN_OPTIONS', '') + ':verify_asan_link_order=0'}
     plain = {'allow_plain_without_tls': 'true'}
     srv = await ctx.server(users=USERS, plain_listener=plain, log_level='debug', env=env)
-    try:
-        r = await client(ctx, srv, ROMEO + '/orchard')
-        for i in range(n):
-            r.send_message(mto=JULIET, mbody=body('back', i), mtype='chat')
-        await wait_stored(ctx, srv, n)
-        await leave(r)
+    return srv, flag, flag_dir
 
-        j = await raw_juliet(ctx, srv, 'balcony')
-        open(flag, 'w').close()
-        await j.send('<presence/>')
-        check(await settle(lambda: os.path.exists(flag + '.stalled'), 10),
-              'no store commit after juliet\'s initial presence')
-        await asyncio.sleep(0.2)  # the collection's delete is waiting for its sync
-        j.close()
-        check(await settle(lambda: 'put back in storage' in srv.log(), 15),
-              'no collected message was put back: the close did not race the collection')
+
+async def store_for_juliet(ctx, srv, tag, n):
+    """Romeo sends Juliet (offline) n chat messages tagged tag; returns once all are
+    durable and Romeo is gone."""
+    r = await client(ctx, srv, ROMEO + '/orchard')
+    for i in range(n):
+        r.send_message(mto=JULIET, mbody=body(tag, i), mtype='chat')
+    await wait_stored(ctx, srv, n)
+    await leave(r)
+
+
+async def collection_stalls_then_closes(ctx, srv, flag, during=None):
+    """Juliet's raw session 'balcony' sends initial presence with the disk syncs stalled,
+    so her collection's delete waits for its commit; during() (if given) runs then; the
+    session closes before the delete is through, and the test waits until its batch was
+    put back in storage."""
+    j = await raw_juliet(ctx, srv, 'balcony')
+    open(flag, 'w').close()
+    await j.send('<presence/>')
+    check(await settle(lambda: os.path.exists(flag + '.stalled'), 10),
+          'no store commit after juliet\'s initial presence')
+    await asyncio.sleep(0.2)  # the collection's delete is waiting for its sync
+    extra = await during() if during else None
+    j.close()
+    check(await settle(lambda: 'put back in storage' in srv.log(), 15),
+          'no collected message was put back: the close did not race the collection')
+    return extra
+
+
+async def test_batch_whose_session_went_away_goes_back_in_place(ctx):
+    """A collection deletes its batch before it hands it to the session; if the session has
+    gone by the time its ring would write the batch, every message must go back under its
+    old number and reach the next session, whole, once and in order. The window is the
+    delete's commit: the server runs with its disk syncs stalled (slowsync.c) while Juliet's
+    initial presence is collected, and she disconnects while the delete waits for its
+    sync."""
+    n = 30
+    srv, flag, flag_dir = await slowsync_server(ctx)
+    try:
+        await store_for_juliet(ctx, srv, 'back', n)
+        await collection_stalls_then_closes(ctx, srv, flag)
         os.unlink(flag)
         await wait_stored(ctx, srv, n)
     finally:
@@ -298,6 +321,36 @@ async def test_batch_whose_session_went_away_goes_back_in_place(ctx):
     check('lost' not in srv.log(), 'the server reports lost messages')
 
     await next_session_gets_all(ctx, srv, 'back', n)
+
+
+async def test_batch_put_back_reaches_a_resource_already_online(ctx):
+    """The same race, with a second resource of Juliet's online (initial presence sent while
+    the first one's collection waited): what comes back must be collected for it at once,
+    whole, once and in order, not left for a later login. Each message put back asks that
+    resource to look again; those asks fold into one while one is queued, and none may be
+    lost to the folding."""
+    n = 30
+    srv, flag, flag_dir = await slowsync_server(ctx)
+    try:
+        await store_for_juliet(ctx, srv, 'online', n)
+
+        async def second_resource():
+            return await client(ctx, srv, JULIET + '/garden')
+        g = await collection_stalls_then_closes(ctx, srv, flag, during=second_resource)
+        os.unlink(flag)
+        await settle(lambda: len(numbers(g.got, 'online')) >= n, 15)
+        await asyncio.sleep(0.5)  # room for a duplicate to show
+    finally:
+        shutil.rmtree(flag_dir, ignore_errors=True)
+    got = numbers(g.got, 'online')
+    check(got == list(range(n)), 'the online resource did not get the put-back batch whole, '
+          'once, in order: %s' % describe(got, n))
+    check(not g.errors, 'errors: %s' % g.errors[:3])
+    await wait_stored(ctx, srv, 0, timeout=5)
+    check('lost' not in srv.log(), 'the server reports lost messages')
+    ctx.note('%d put back, %d offline rechecks ran for the online resource'
+             % (srv.log().count('put back in storage'),
+                srv.log().count('offline recheck for juliet@%s/garden' % HOST)))
 
 
 async def test_message_larger_than_the_output_queue_does_not_block_the_rest(ctx):
