@@ -409,7 +409,13 @@ static void restored(void *ctx, int rc, uint64_t value)
 {
     restore_ctx_t *rx = ctx;
     CV_UNUSED(value);
-    if (rc < 0) {
+    if (rc == CV_ENOTFOUND) {
+        /* The account was deleted meanwhile (perhaps made again under its name): its
+           messages went with it and are not the new account's. */
+        cv_info("offline message %llu of %s@%s dropped: its account was deleted while it was "
+                "on the way",
+                (unsigned long long)rx->seq, rx->to.user, rx->to.host);
+    } else if (rc < 0) {
         cv_error("offline message %llu of %s@%s lost: it could not be put back in storage: %s",
                  (unsigned long long)rx->seq, rx->to.user, rx->to.host, cv_strerror(rc));
     } else {

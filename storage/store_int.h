@@ -247,6 +247,9 @@ static inline void cv__lmdb_end(MDB_txn *txn)
         mdb_txn_abort(txn);
 }
 
+/* Writes the database-wide offline sequence counter if it is missing (a database from
+ * schema 2): above every account's own counter. Inside the open's transaction. */
+int cv__store_lmdb_offline_seq_init(cv__store_lmdb_t *s, MDB_txn *txn);
 /* Deletes every per-user key of (host, user) inside txn. Returns 0 or a CV_E* code. */
 int cv__store_lmdb_user_purge(cv__store_lmdb_t *s, MDB_txn *txn, const char *host,
                               const char *user);

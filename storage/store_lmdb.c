@@ -28,8 +28,11 @@
 /* Version of the layout in docs/storage.md, kept in "meta" under "schema_version".
  * Version 2 added the per-user databases; a version 1 file is upgraded at open (its two
  * databases are unchanged) so that builds that know nothing of the new databases, and
- * would leave their data behind when deleting an account, refuse it. */
-#define LMDB_SCHEMA_VERSION 2u
+ * would leave their data behind when deleting an account, refuse it. Version 3 numbers
+ * offline messages from one counter for the database (meta "offline_next", written at
+ * open when missing) and adds an account's first number to its offline_meta record
+ * (24 bytes; 16-byte records still read), which a version 2 build would call corrupt. */
+#define LMDB_SCHEMA_VERSION 3u
 #define LMDB_SCHEMA_VERSION_MIN 1u
 /* Format byte that opens every account record, so fields can be added later. */
 #define LMDB_ACCOUNT_RECORD_V1 1u
@@ -522,8 +525,9 @@ static int lmdb_init_dbs(store_lmdb_t *s, const char *dir)
             rc = CV_ESTORE;
             goto out;
         }
-        /* Older layouts are subsets of this one: the databases just created complete
-         * them, and the new version number commits with them. */
+        /* Older layouts are subsets of this one: the databases just created (and the
+         * offline counter, below) complete them, and the new version number commits with
+         * them. */
         if (have < LMDB_SCHEMA_VERSION) {
             rc = cv__lmdb_rc(s, lmdb_schema_put(s, txn, &k), "open (upgrade schema version)");
             if (rc < 0)
@@ -532,7 +536,9 @@ static int lmdb_init_dbs(store_lmdb_t *s, const char *dir)
                     LMDB_SCHEMA_VERSION);
         }
     }
-    rc = cv__lmdb_commit(s, &txn, "open (commit)");
+    rc = cv__store_lmdb_offline_seq_init(s, txn);
+    if (rc == 0)
+        rc = cv__lmdb_commit(s, &txn, "open (commit)");
 out:
     cv__lmdb_end(txn);
     return rc;

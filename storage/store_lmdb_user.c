@@ -201,6 +201,134 @@ static int meta_put(store_lmdb_t *s, MDB_txn *txn, MDB_dbi dbi, const unsigned c
     return cv__lmdb_rc(s, mdb_put(txn, dbi, &key, &v, 0), "counter write");
 }
 
+/*
+ * An account's offline queue record (offline_meta): the next sequence number, how many
+ * messages are queued, and the first number this account was given. Numbers come from
+ * one counter for the whole database (meta "offline_next"), so an account created again
+ * under a deleted one's name starts above every number the deleted one had: a restore
+ * (a collected message whose session went away) carrying an older number belonged to the
+ * deleted account and is refused. Records of schema 2 are 16 bytes, without first (0:
+ * any number is the account's own).
+ */
+#define OFFLINE_META_SIZE 24
+typedef struct offline_meta_s {
+    uint64_t next, count, first;
+    int found; /* the record exists: this account was given numbers already */
+} offline_meta_t;
+
+static const char offline_next_key[] = "offline_next";
+
+static int offline_meta_decode(const MDB_val *v, offline_meta_t *m)
+{
+    const unsigned char *p = v->mv_data;
+
+    if (v->mv_size != USER_META_SIZE && v->mv_size != OFFLINE_META_SIZE) {
+        cv_error("storage: corrupt offline queue record (%zu bytes)", v->mv_size);
+        return CV_ESTORE;
+    }
+    m->next = be64_get(p);
+    m->count = be64_get(p + 8);
+    m->first = v->mv_size == OFFLINE_META_SIZE ? be64_get(p + 16) : 0;
+    m->found = 1;
+    return 0;
+}
+
+/* Reads the offline queue record of the user prefix; a missing one is all zero. */
+static int offline_meta_get(store_lmdb_t *s, MDB_txn *txn, const unsigned char *prefix, size_t plen,
+                            offline_meta_t *m)
+{
+    MDB_val key = {.mv_size = plen, .mv_data = (void *)prefix};
+    MDB_val v;
+    int mrc;
+
+    memset(m, 0, sizeof *m);
+    mrc = mdb_get(txn, s->dbi_user[CV__LMDB_DB_OFFLINE_META], &key, &v);
+    if (mrc == MDB_NOTFOUND)
+        return 0;
+    if (mrc != 0)
+        return cv__store_lmdb_fail(s, mrc, "offline queue record read");
+    return offline_meta_decode(&v, m);
+}
+
+static int offline_meta_put(store_lmdb_t *s, MDB_txn *txn, const unsigned char *prefix, size_t plen,
+                            const offline_meta_t *m)
+{
+    unsigned char buf[OFFLINE_META_SIZE];
+    MDB_val key = {.mv_size = plen, .mv_data = (void *)prefix};
+    MDB_val v = {.mv_size = sizeof buf, .mv_data = buf};
+
+    be64_put(buf, m->next);
+    be64_put(buf + 8, m->count);
+    be64_put(buf + 16, m->first);
+    return cv__lmdb_rc(s, mdb_put(txn, s->dbi_user[CV__LMDB_DB_OFFLINE_META], &key, &v, 0),
+                       "offline queue record write");
+}
+
+/* The database-wide next offline sequence number (written at open, see
+   cv__store_lmdb_offline_seq_init). */
+static int offline_next_get(store_lmdb_t *s, MDB_txn *txn, uint64_t *next)
+{
+    MDB_val key = {.mv_size = sizeof offline_next_key - 1, .mv_data = (void *)offline_next_key};
+    MDB_val v;
+    int rc = cv__lmdb_found(s, mdb_get(txn, s->dbi_meta, &key, &v), "offline counter read");
+
+    if (rc < 0)
+        return rc;
+    if (v.mv_size != 8) {
+        cv_error("storage: corrupt offline counter record (%zu bytes)", v.mv_size);
+        return CV_ESTORE;
+    }
+    *next = be64_get(v.mv_data);
+    return 0;
+}
+
+static int offline_next_put(store_lmdb_t *s, MDB_txn *txn, uint64_t next)
+{
+    unsigned char buf[8];
+    MDB_val key = {.mv_size = sizeof offline_next_key - 1, .mv_data = (void *)offline_next_key};
+    MDB_val v = {.mv_size = sizeof buf, .mv_data = buf};
+
+    be64_put(buf, next);
+    return cv__lmdb_rc(s, mdb_put(txn, s->dbi_meta, &key, &v, 0), "offline counter write");
+}
+
+int cv__store_lmdb_offline_seq_init(cv__store_lmdb_t *s, MDB_txn *txn)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    offline_meta_t m;
+    uint64_t next = 1;
+    int mrc;
+    int rc = offline_next_get(s, txn, &next);
+
+    if (rc != CV_ENOTFOUND)
+        goto out;
+    /* A database from before the shared counter: start above every account's own. No
+       restore can be on its way from before this open. */
+    next = 1;
+    rc = cursor_open(s, txn, s->dbi_user[CV__LMDB_DB_OFFLINE_META], "offline counter init (cursor)",
+                     &cur);
+    if (rc < 0)
+        goto out;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        rc = offline_meta_decode(&v, &m);
+        if (rc < 0)
+            goto out;
+        if (m.next > next)
+            next = m.next;
+    }
+    if (mrc != MDB_NOTFOUND) {
+        rc = cv__store_lmdb_fail(s, mrc, "offline counter init (next)");
+        goto out;
+    }
+    rc = offline_next_put(s, txn, next);
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    return rc;
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* Reads                                                                              */
 
@@ -377,11 +505,21 @@ out:
 
 int cv__store_lmdb_offline_count(cv_store_t *st, const char *host, const char *user, size_t *n)
 {
-    uint64_t next = 0, c = 0;
-    int rc = meta_read(lmdb_of(st), CV__LMDB_DB_OFFLINE_META, host, user, &next, 1, &c);
+    store_lmdb_t *s = lmdb_of(st);
+    MDB_txn *txn = NULL;
+    offline_meta_t m = {0};
+    ukey_t p;
+    int rc = 0;
 
+    if (ukey_prefix(&p, host, user) < 0)
+        goto out;
+    rc = cv__lmdb_begin(s, MDB_RDONLY, "offline count (begin)", &txn);
     if (rc == 0)
-        *n = (size_t)c;
+        rc = offline_meta_get(s, txn, p.b, p.plen, &m);
+out:
+    if (rc == 0)
+        *n = (size_t)m.count;
+    cv__lmdb_end(txn);
     return rc;
 }
 
@@ -961,29 +1099,39 @@ static int apply_roster(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *valu
 /* Stores one offline message. A push takes the next sequence number and counts against
  * the quota (r->arg). A restore puts a message back under the number it had (its delivery
  * could not happen after all), so it keeps its place in the queue; no quota, it was
- * counted when it first came, and a number still queued is left alone (value 0). Value:
- * the message's sequence number. */
+ * counted when it first came, and a number still queued is left alone (value 0). A
+ * number from before this account's first (an earlier account of the same name) is
+ * refused as CV_ENOTFOUND: that account and its messages are gone. Value: the message's
+ * sequence number. */
 static int apply_offline_put(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)
 {
-    MDB_dbi meta = s->dbi_user[CV__LMDB_DB_OFFLINE_META];
     MDB_val k = {.mv_size = r->klen, .mv_data = r->bytes};
     MDB_val v = {.mv_size = r->vlen, .mv_data = ureq_val(r)};
     int restore = r->op == OP_OFFLINE_RESTORE;
-    uint64_t next, count, seq;
+    offline_meta_t m;
+    uint64_t next, seq;
     int mrc;
     int rc;
 
     rc = account_check(s, txn, r);
     if (rc == 0)
-        rc = meta_get(s, txn, meta, r->bytes, r->plen, 1, 0, &next, &count);
+        rc = offline_meta_get(s, txn, r->bytes, r->plen, &m);
+    if (rc == 0)
+        rc = offline_next_get(s, txn, &next);
     if (rc < 0)
         return rc;
-    if (!restore && count >= r->arg)
-        return CV_ELIMIT;
-    if (restore)
+    if (!m.found) /* this account's first number: the next one not handed out */
+        m.next = m.first = next;
+    if (restore) {
         seq = be64_get(r->bytes + r->plen);
-    else
-        be64_put(r->bytes + r->plen, seq = next);
+        if (!m.found || seq < m.first)
+            return CV_ENOTFOUND;
+    } else {
+        if (m.count >= r->arg)
+            return CV_ELIMIT;
+        seq = next > m.next ? next : m.next;
+        be64_put(r->bytes + r->plen, seq);
+    }
     /* MDB_APPEND would only apply to the user whose keys sort last in the whole database,
      * so a plain insert it is; for a push, NOOVERWRITE catches a counter that went
      * backwards. */
@@ -999,25 +1147,31 @@ static int apply_offline_put(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t 
     if (rc < 0)
         return rc;
     *value = seq;
-    /* The counter only grows: no later push may reuse a restored number either. */
-    return meta_put(s, txn, meta, r->bytes, r->plen, next > seq ? next : seq + 1, count + 1);
+    /* Both counters only grow: no later push may reuse a restored number either. */
+    if (m.next <= seq)
+        m.next = seq + 1;
+    m.count++;
+    rc = offline_meta_put(s, txn, r->bytes, r->plen, &m);
+    if (rc == 0 && next <= seq)
+        rc = offline_next_put(s, txn, seq + 1);
+    return rc;
 }
 
 /* n messages of r's user were deleted: the count goes down by as much (the sequence
  * counter never does). Value: n. */
 static int offline_count_down(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t n, uint64_t *value)
 {
-    MDB_dbi meta = s->dbi_user[CV__LMDB_DB_OFFLINE_META];
-    uint64_t next, count;
+    offline_meta_t m;
     int rc;
 
     if (n == 0)
         return 0;
-    rc = meta_get(s, txn, meta, r->bytes, r->plen, 1, 0, &next, &count);
+    rc = offline_meta_get(s, txn, r->bytes, r->plen, &m);
     if (rc < 0)
         return rc;
     *value = n;
-    return meta_put(s, txn, meta, r->bytes, r->plen, next, count >= n ? count - n : 0);
+    m.count = m.count >= n ? m.count - n : 0;
+    return offline_meta_put(s, txn, r->bytes, r->plen, &m);
 }
 
 static int apply_offline_delete(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t *value)

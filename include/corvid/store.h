@@ -271,7 +271,10 @@ int cv_store_offline_push_async(cv_store_t *st, const char *host, const char *us
  * its stamp), so it keeps its place before anything queued later: for a delivery that
  * could not happen after all. No quota applies (it was counted when it first came); if seq
  * is queued already nothing changes (cb gets 0 as value instead of seq). Later pushes get
- * numbers above seq.
+ * numbers above seq. Sequence numbers are unique in the whole store, and an account
+ * created again under a deleted one's name gets only numbers above the deleted one's: a
+ * seq from before this account's first message is refused with CV_ENOTFOUND, as for an
+ * account that no longer exists (the message was the deleted account's).
  * Thread: any. Returns (or gives cb) what cv_store_offline_push_async does, except
  * CV_ELIMIT; CV_EINVAL for seq 0.
  */

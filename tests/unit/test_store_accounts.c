@@ -300,7 +300,7 @@ static void test_schema_version(const char *base)
     cv_store_close(st);
 
     /* The layout documented in docs/storage.md: "meta" holds a 4-byte big-endian
-     * version, 2 today. */
+     * version, 3 today. */
     CHECK(mdb_env_create(&env) == 0);
     CHECK(mdb_env_set_maxdbs(env, 4) == 0);
     CHECK(mdb_env_open(env, dir, 0, 0600) == 0);
@@ -308,7 +308,7 @@ static void test_schema_version(const char *base)
     CHECK(mdb_dbi_open(txn, "meta", 0, &dbi) == 0);
     MDB_val cur;
     CHECK(mdb_get(txn, dbi, &k, &cur) == 0 && cur.mv_size == 4 &&
-          memcmp(cur.mv_data, "\0\0\0\2", 4) == 0);
+          memcmp(cur.mv_data, "\0\0\0\3", 4) == 0);
     CHECK(mdb_put(txn, dbi, &k, &v, 0) == 0);
     CHECK(mdb_txn_commit(txn) == 0);
     mdb_env_close(env);

@@ -57,7 +57,7 @@ static void *producer_main(void *arg)
     producer_t *p = arg;
     shared_t *sh = p->sh;
     char msg[64];
-    uint64_t seq, last = p->own; /* only this thread writes to its user's queue */
+    uint64_t seq, last = 0; /* only this thread writes to its user's queue */
     int rc;
 
     while (!atomic_load_explicit(&sh->stop, memory_order_acquire) && p->own < MAX_PER_THREAD) {
@@ -73,8 +73,9 @@ static void *producer_main(void *arg)
         if (to_shared) {
             p->shared++;
         } else {
-            /* Sequence numbers of a user's queue grow by one per push. */
-            if (seq != last + 1)
+            /* Sequence numbers of a user's queue grow with each push (by one or more:
+               one counter numbers every queue). */
+            if (seq <= last)
                 FAIL(sh, "producer %d got sequence %llu after %llu", p->id, (unsigned long long)seq,
                      (unsigned long long)last);
             last = seq;

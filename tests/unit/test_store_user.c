@@ -613,11 +613,16 @@ static void test_account_delete(cv_store_t *st)
 {
     uint64_t v1 = 0, v2 = 0;
     cv_store_roster_item_t it = {.contact = "friend@x.lit"};
+    offline_seen_t old, seen;
+    size_t n = 0, del = 0;
 
     fill_user(st, "del");
     fill_user(st, "dela"); /* its prefix "del" + "a" must not be touched */
     check_user(st, "del", 1, __LINE__);
     CHECK_RC(cv_store_roster_version(st, H, "del", &v1), 0);
+    memset(&old, 0, sizeof old);
+    CHECK_RC(cv_store_offline_fetch(st, H, "del", offline_collect, &old), 0);
+    CHECK(old.n == 2);
     CHECK_RC(cv_store_account_delete(st, H, "del"), 0);
     check_user(st, "del", 0, __LINE__);
     check_user(st, "dela", 1, __LINE__);
@@ -629,9 +634,26 @@ static void test_account_delete(cv_store_t *st)
     usleep(2000);
     CHECK_RC(cv_store_roster_put(st, H, "del", &it, &v2), 0);
     CHECK(v2 > v1);
+
+    /* Messages the old account's collection had taken (its session then went away) are
+       not put back into the new one: before its first message, nor after. */
     uint64_t seq = 0;
-    CHECK_RC(cv_store_offline_push(st, H, "del", 1, "m", 1, 10, &seq), 0);
-    CHECK(seq == 1);
+    CHECK_RC(cv_store_offline_restore(st, H, "del", old.seq[0], 1, "old", 3), CV_ENOTFOUND);
+    CHECK_RC(cv_store_offline_push(st, H, "del", 1, "new", 3, 10, &seq), 0);
+    CHECK(seq > old.seq[1]);
+    CHECK_RC(cv_store_offline_restore(st, H, "del", old.seq[1], 1, "old", 3), CV_ENOTFOUND);
+    CHECK_RC(cv_store_offline_count(st, H, "del", &n), 0);
+    CHECK(n == 1);
+    /* Its own still go back. */
+    CHECK_RC(cv_store_offline_delete(st, H, "del", &seq, 1, &del), 0);
+    CHECK(del == 1);
+    CHECK_RC(cv_store_offline_restore(st, H, "del", seq, 1, "new", 3), 0);
+    memset(&seen, 0, sizeof seen);
+    CHECK_RC(cv_store_offline_fetch(st, H, "del", offline_collect, &seen), 0);
+    CHECK(seen.n == 1 && seen.seq[0] == seq && strcmp(seen.text[0], "new") == 0);
+    /* The other account's queue is untouched and numbered from the same counter. */
+    CHECK_RC(cv_store_offline_push(st, H, "dela", 1, "m", 1, 10, &seq), 0);
+    CHECK(seq > seen.seq[0]);
 }
 
 /* ---- a full map in the middle of a batch ---- */
@@ -761,7 +783,7 @@ static void test_async(cv_store_t *st)
     CHECK_RC(cv_store_roster_put(st, H, "asy", &it, NULL), 0);
     for (int i = 0; i < 20; i++) {
         if (i < 15)
-            CHECK(slots[i].rc == 0 && slots[i].value == (uint64_t)i + 1);
+            CHECK(slots[i].rc == 0 && slots[i].value == slots[0].value + (uint64_t)i);
         else
             CHECK(slots[i].rc == CV_ELIMIT);
     }
@@ -816,8 +838,78 @@ static void test_schema_upgrade(const char *dir)
     CHECK(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0);
     CHECK(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
     CHECK(mdb_get(txn, meta, &k, &cur) == 0 && cur.mv_size == 4 &&
-          memcmp(cur.mv_data, "\0\0\0\2", 4) == 0);
+          memcmp(cur.mv_data, "\0\0\0\3", 4) == 0);
     CHECK(mdb_dbi_open(txn, "vcards", 0, &acc) == 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}
+
+/* A version 2 database numbered each account's queue on its own and kept 16-byte
+   offline_meta records: at open the shared counter starts above every account's, its
+   accounts' own messages still go back, and the version becomes 3. */
+static void test_offline_counter_upgrade(const char *dir)
+{
+    static const char ok[] = H "\0old";
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi meta, ometa;
+    unsigned char ver[4] = {0, 0, 0, 2}, rec[16] = {0};
+    MDB_val k = {.mv_size = 14, .mv_data = "schema_version"};
+    MDB_val v = {.mv_size = sizeof ver, .mv_data = ver};
+    MDB_val nk = {.mv_size = 12, .mv_data = "offline_next"};
+    MDB_val mk = {.mv_size = sizeof ok, .mv_data = (void *)ok}; /* host \0 user \0 */
+    MDB_val mv = {.mv_size = sizeof rec, .mv_data = rec};
+    offline_seen_t seen;
+    uint64_t seq = 0;
+    size_t del = 0;
+    cv_store_t *st = open_store(dir, MAP_SIZE);
+
+    if (st == NULL)
+        return;
+    CHECK_RC(cv_store_account_create(st, H, "old", "c", 1), 0);
+    CHECK_RC(cv_store_account_create(st, H, "two", "c", 1), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_RC(cv_store_offline_push(st, H, "old", 1, "m", 1, 10, NULL), 0);
+    cv_store_close(st);
+
+    /* Rewritten as version 2 left it, the account's own counter at 1000. */
+    rec[6] = 1000 >> 8;
+    rec[7] = 1000 & 0xff;
+    rec[15] = 3;
+    CHECK(mdb_env_create(&env) == 0);
+    CHECK(mdb_env_set_maxdbs(env, 16) == 0);
+    CHECK(mdb_env_open(env, dir, 0, 0600) == 0);
+    CHECK(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+    CHECK(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+    CHECK(mdb_dbi_open(txn, "offline_meta", 0, &ometa) == 0);
+    CHECK(mdb_put(txn, meta, &k, &v, 0) == 0);
+    CHECK(mdb_del(txn, meta, &nk, NULL) == 0);
+    CHECK(mdb_put(txn, ometa, &mk, &mv, 0) == 0);
+    CHECK(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+
+    st = open_store(dir, MAP_SIZE);
+    if (st == NULL)
+        return;
+    CHECK_RC(cv_store_offline_push(st, H, "two", 1, "t", 1, 10, &seq), 0);
+    CHECK(seq >= 1000);
+    memset(&seen, 0, sizeof seen);
+    CHECK_RC(cv_store_offline_fetch(st, H, "old", offline_collect, &seen), 0);
+    CHECK(seen.n == 3);
+    CHECK_RC(cv_store_offline_delete(st, H, "old", seen.seq, 1, &del), 0);
+    CHECK(del == 1);
+    CHECK_RC(cv_store_offline_restore(st, H, "old", seen.seq[0], 1, "m", 1), 0);
+    CHECK_RC(cv_store_offline_push(st, H, "old", 1, "m", 1, 10, &seq), 0);
+    CHECK(seq > 1000);
+    cv_store_close(st);
+
+    CHECK(mdb_env_create(&env) == 0);
+    CHECK(mdb_env_set_maxdbs(env, 16) == 0);
+    CHECK(mdb_env_open(env, dir, MDB_RDONLY, 0600) == 0);
+    CHECK(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0);
+    CHECK(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+    CHECK(mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 4 &&
+          memcmp(v.mv_data, "\0\0\0\3", 4) == 0);
     mdb_txn_abort(txn);
     mdb_env_close(env);
 }
@@ -850,6 +942,8 @@ int main(void)
     test_map_full_batch(dir);
     snprintf(dir, sizeof dir, "%s/v1", base);
     test_schema_upgrade(dir);
+    snprintf(dir, sizeof dir, "%s/v2", base);
+    test_offline_counter_upgrade(dir);
     check_rm_tree(base);
     if (failures != 0) {
         printf("%d check(s) failed\n", failures);
