@@ -264,16 +264,21 @@ static int offline_meta_put(store_lmdb_t *s, MDB_txn *txn, const unsigned char *
                        "offline queue record write");
 }
 
-/* The database-wide next offline sequence number (written at open, see
-   cv__store_lmdb_offline_seq_init). */
+/* The database-wide next offline sequence number. Written at open (see
+   cv__store_lmdb_offline_seq_init), so a missing one is damage, not a deleted account:
+   CV_ESTORE, never CV_ENOTFOUND (which a restore would take for one). */
 static int offline_next_get(store_lmdb_t *s, MDB_txn *txn, uint64_t *next)
 {
     MDB_val key = {.mv_size = sizeof offline_next_key - 1, .mv_data = (void *)offline_next_key};
     MDB_val v;
-    int rc = cv__lmdb_found(s, mdb_get(txn, s->dbi_meta, &key, &v), "offline counter read");
+    int mrc = mdb_get(txn, s->dbi_meta, &key, &v);
 
-    if (rc < 0)
-        return rc;
+    if (mrc == MDB_NOTFOUND) {
+        cv_error("storage: the offline counter record is missing from \"meta\"");
+        return CV_ESTORE;
+    }
+    if (mrc != 0)
+        return cv__store_lmdb_fail(s, mrc, "offline counter read");
     if (v.mv_size != 8) {
         cv_error("storage: corrupt offline counter record (%zu bytes)", v.mv_size);
         return CV_ESTORE;
@@ -296,16 +301,16 @@ int cv__store_lmdb_offline_seq_init(cv__store_lmdb_t *s, MDB_txn *txn)
 {
     MDB_cursor *cur = NULL;
     MDB_val k, v;
+    MDB_val key = {.mv_size = sizeof offline_next_key - 1, .mv_data = (void *)offline_next_key};
     offline_meta_t m;
     uint64_t next = 1;
-    int mrc;
-    int rc = offline_next_get(s, txn, &next);
+    int mrc = mdb_get(txn, s->dbi_meta, &key, &v);
+    int rc;
 
-    if (rc != CV_ENOTFOUND)
-        goto out;
+    if (mrc != MDB_NOTFOUND) /* there (checked by its first use) or unreadable */
+        return mrc == 0 ? 0 : cv__store_lmdb_fail(s, mrc, "offline counter init (read)");
     /* A database from before the shared counter: start above every account's own. No
        restore can be on its way from before this open. */
-    next = 1;
     rc = cursor_open(s, txn, s->dbi_user[CV__LMDB_DB_OFFLINE_META], "offline counter init (cursor)",
                      &cur);
     if (rc < 0)
@@ -1109,7 +1114,7 @@ static int apply_offline_put(store_lmdb_t *s, MDB_txn *txn, ureq_t *r, uint64_t 
     MDB_val v = {.mv_size = r->vlen, .mv_data = ureq_val(r)};
     int restore = r->op == OP_OFFLINE_RESTORE;
     offline_meta_t m;
-    uint64_t next, seq;
+    uint64_t next = 0, seq;
     int mrc;
     int rc;
 
