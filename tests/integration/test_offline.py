@@ -4,9 +4,10 @@ initial presence. Each stored message must reach the account exactly once: a bac
 larger than one connection's output queue arrives whole and in order without the stream
 being closed, two resources coming online at the same moment share the backlog without
 a duplicate, and a resource with negative priority does not collect at all (RFC 6121
-§8.5.2.1.1) until it becomes non-negative, and a session that goes away while its
-backlog is on the way leaves it stored for the next one (tested with the store's disk
-syncs held open by tests/integration/slowsync.c, preloaded into the server).
+§8.5.2.1.1) until it becomes non-negative, a session that goes away while its backlog
+is on the way leaves it stored for the next one, and so does a collection whose delete
+cannot be made durable (tested with the store's disk syncs held open, or failing, by
+tests/integration/slowsync.c, preloaded into the server).
 
 How many messages are stored is read from the data directory with mdb_stat (Debian's
 lmdb-utils), so that a test starts collecting only once every message is durable."""
@@ -258,10 +259,11 @@ async def test_session_closing_with_its_initial_presence_loses_nothing(ctx):
     await next_session_gets_all(ctx, srv, 'gone', n)
 
 
-async def slowsync_server(ctx):
+async def slowsync_server(ctx, extra_env=None):
     """A server whose disk syncs stall for 1.5 s each while the returned flag file exists
     (slowsync.c, preloaded), with a plain listener and debug logging; also the directory
-    to remove afterwards."""
+    to remove afterwards. extra_env adds to or overrides the shim's settings (its
+    CV_SLOWSYNC_* variables)."""
     shim = ctx.build / 'libcv_slowsync.so'
     check(shim.exists(), '%s is missing: build the cv_slowsync target' % shim)
     flag_dir = tempfile.mkdtemp(prefix='corvid-slowsync-')
@@ -269,6 +271,7 @@ async def slowsync_server(ctx):
     env = {'LD_PRELOAD': str(shim), 'CV_SLOWSYNC_FLAG': flag, 'CV_SLOWSYNC_MS': '1500',
            # the sanitizer runtimes want to be first; the shim only forwards
            'ASAN_OPTIONS': os.environ.get('ASAN_OPTIONS', '') + ':verify_asan_link_order=0'}
+    env.update(extra_env or {})
     plain = {'allow_plain_without_tls': 'true'}
     srv = await ctx.server(users=USERS, plain_listener=plain, log_level='debug', env=env)
     return srv, flag, flag_dir
@@ -321,6 +324,48 @@ async def test_batch_whose_session_went_away_goes_back_in_place(ctx):
     check('lost' not in srv.log(), 'the server reports lost messages')
 
     await next_session_gets_all(ctx, srv, 'back', n)
+
+
+async def test_collection_whose_delete_fails_to_sync_hands_over_nothing(ctx):
+    """A collection deletes its batch before it hands it over; if that delete cannot be
+    made durable (the disk sync fails: slowsync.c with CV_SLOWSYNC_FAIL, every sync an
+    EIO while the flag exists), the batch is not handed over: it all stays stored, and
+    the session that asked gets none of it rather than messages a later collection would
+    hand over again. The server keeps running, and once the disk works again the next
+    session gets the whole backlog, once and in order, and its delete goes through. (What
+    fails is LMDB's fdatasync of the data pages, before the meta page is written, which
+    goes through an O_DSYNC descriptor and no sync call: the commit is aborted whole.)"""
+    n = 30
+    srv, flag, flag_dir = await slowsync_server(ctx, {'CV_SLOWSYNC_FAIL': '1',
+                                                      'CV_SLOWSYNC_MS': '0'})
+    warning = 'offline messages of %s: storage failure' % JULIET
+    try:
+        await store_for_juliet(ctx, srv, 'fail', n)
+        j = await client(ctx, srv, JULIET + '/balcony', presence=False)
+        open(flag, 'w').close()
+        j.send_presence()
+        check(await settle(lambda: os.path.exists(flag + '.stalled'), 10),
+              'no store commit after juliet\'s initial presence')
+        check(await srv.wait_log(warning, 10), 'no warning about the collection\'s failed '
+              'delete')
+        await asyncio.sleep(0.5)  # room for a message handed over anyway to arrive
+        got = numbers(j.got, 'fail')
+        check(not got, 'juliet got %d of the messages whose delete failed (first %s): the '
+              'next collection hands them over again' % (len(got), got[:5]))
+        check(srv.alive(), 'the server died when the sync failed')
+        await j.ping_server()  # her stream still works
+        os.unlink(flag)
+        await wait_stored(ctx, srv, n)  # nothing was deleted
+    finally:
+        shutil.rmtree(flag_dir, ignore_errors=True)
+
+    await next_session_gets_all(ctx, srv, 'fail', n)
+    await wait_stored(ctx, srv, 0, timeout=5)  # the store writes again
+    got = numbers(j.got, 'fail')
+    check(not got, 'the first session got %d of the messages as well (first %s)'
+          % (len(got), got[:5]))
+    check(not j.errors, 'juliet got errors: %s' % j.errors[:3])
+    check('lost' not in srv.log(), 'the server reports lost messages')
 
 
 async def test_batch_put_back_reaches_a_resource_already_online(ctx):
