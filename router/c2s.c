@@ -334,7 +334,7 @@ static int c2s_open(cv_conn_t *c, const cv_conf_listener_t *l, void *arg)
     atomic_init(&s->available, 0);
     atomic_init(&s->priority, 0);
     atomic_init(&s->offline_paced, 0);
-    atomic_init(&s->recheck_queued, 0);
+    atomic_init(&s->offline_flags, 0);
     cv_actor_init(&s->actor, cv__route_actor);
     s->actor.retain = cv__route_actor_retain;
     s->actor.release = cv__route_actor_release;

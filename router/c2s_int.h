@@ -33,6 +33,10 @@ typedef enum cv_c2s_pause_e {
     CV_C2S_PAUSE_AUTH,     /* a password check runs off the ring: hold further input */
 } cv_c2s_pause_t;
 
+/* Bits of cv_c2s_t.offline_flags. */
+#define CV__OFFLINE_RECHECK_QUEUED 1u
+#define CV__OFFLINE_RETRY 2u
+
 typedef struct cv_c2s_s {
     /* References: one held by the connection until it closes, one by each task in flight
        to this session from another ring. The last release frees the struct. */
@@ -64,12 +68,14 @@ typedef struct cv_c2s_s {
        storage: the ring clears it once the batch has left (on_drained) and asks the actor
        to collect the next. Collections meanwhile do nothing (router/offline.c). */
     _Atomic uint8_t offline_paced;
-    /* 1 from when a recheck of the offline store is queued on the actor
-       (cv__route_offline_recheck) until the actor starts it: asking again meanwhile adds
-       nothing, since the queued one reads the store when it runs, after whatever was
-       written before the ask. The actor takes it back to 0 by exchange (acquiring what
-       the last asker wrote) before it reads the store. */
-    _Atomic uint8_t recheck_queued;
+    /* CV__OFFLINE_RECHECK_QUEUED from when a recheck of the offline store is queued on
+       the actor (cv__route_offline_recheck) until the actor starts it: asking again
+       meanwhile adds nothing, since the queued one reads the store when it runs, after
+       whatever was written before the ask. The actor takes the bit back by an atomic
+       and (acquiring what the last asker wrote) before it reads the store.
+       CV__OFFLINE_RETRY: a collection failed (the store could not fetch or delete), so
+       what is stored waits; the session's next stanza asks again (route_stanza). */
+    _Atomic uint8_t offline_flags;
     cv_buf_t held;
     const char *host; /* the served host the client addressed (points into config) */
     char stream_id[24];

@@ -337,8 +337,10 @@ static void pace(cv_worker_t *self, cv_c2s_t *s)
     pace_t *pc = malloc(sizeof *pc);
 
     if (!pc) {
-        cv_warn("offline messages of %s@%s: out of memory: the rest wait for the next login",
+        cv_warn("offline messages of %s@%s: out of memory: the rest wait for this session's "
+                "next stanza or the next login",
                 s->user, s->host);
+        atomic_fetch_or(&s->offline_flags, CV__OFFLINE_RETRY);
         return;
     }
     atomic_store(&s->offline_paced, 1);
@@ -382,10 +384,13 @@ void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
     pthread_mutex_unlock(lock);
     /* A fetch that failed part-way (take_one stopping at the batch's end is 1) hands over
        what it took; a failed delete hands over nothing, it all stays stored for a later
-       collection (not twice). Either way the rest waits for the next login. */
+       collection (not twice). Either way the rest waits, for this session's next stanza
+       (CV__OFFLINE_RETRY), a new message for the account or the next login. */
     if (fetch_rc < 0 || rc < 0) {
-        cv_warn("offline messages of %s@%s: %s: the rest wait for the next login", s->user, s->host,
-                cv_strerror(rc < 0 ? rc : fetch_rc));
+        cv_warn("offline messages of %s@%s: %s: they stay stored until this session's next "
+                "stanza or the next login",
+                s->user, s->host, cv_strerror(rc < 0 ? rc : fetch_rc));
+        atomic_fetch_or(&s->offline_flags, CV__OFFLINE_RETRY);
         b.more = 0;
     }
     for (size_t i = 0; i < b.n; i++) {

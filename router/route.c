@@ -413,10 +413,10 @@ void cv__route_offline_recheck(cv_c2s_t *s)
 {
     cv_stanza_t *st = NULL;
     /* One queued at a time: a batch put back message by message asks once per message. */
-    if (atomic_exchange(&s->recheck_queued, 1))
+    if (atomic_fetch_or(&s->offline_flags, CV__OFFLINE_RECHECK_QUEUED) & CV__OFFLINE_RECHECK_QUEUED)
         return;
     if (cv_stanza_new(&st, CV_OFFLINE_RECHECK, CV_NS_INTERNAL) < 0) {
-        atomic_store(&s->recheck_queued, 0);
+        atomic_fetch_and(&s->offline_flags, (uint8_t)~CV__OFFLINE_RECHECK_QUEUED);
         return; /* out of memory: the messages wait for the next initial presence */
     }
     /* Counted like a stanza (route_stanza's pending_done takes it off); from any thread,
@@ -431,7 +431,7 @@ static void route_stanza(cv_c2s_t *s, cv_worker_t *self, cv_stanza_t *st)
     route_t r = {s->srv, self, s, root, NULL};
 
     if (is_offline_recheck(root)) {
-        (void)atomic_exchange(&s->recheck_queued, 0);
+        (void)atomic_fetch_and(&s->offline_flags, (uint8_t)~CV__OFFLINE_RECHECK_QUEUED);
         cv_debug("offline recheck for %s", s->full);
         /* Only a session that collected once collects again; one whose initial presence
            is still to come collects then. One that can no longer collect (closing, gone
@@ -445,6 +445,12 @@ static void route_stanza(cv_c2s_t *s, cv_worker_t *self, cv_stanza_t *st)
         cv_stanza_free(st);
         pending_done(s, self);
         return;
+    }
+    /* A collection that failed is tried again at the client's next stanza (a ping will
+       do); relaxed: a stale 0 only leaves it for the stanza after. */
+    if (atomic_load_explicit(&s->offline_flags, memory_order_relaxed) & CV__OFFLINE_RETRY) {
+        atomic_fetch_and(&s->offline_flags, (uint8_t)~CV__OFFLINE_RETRY);
+        cv__route_offline_recheck(s);
     }
     /* RFC 6120 §8.1.2.1: the server stamps the sender's full JID, whatever it claimed. */
     if (cv_stanza_set_attr(st, root, "from", s->full) == 0) {
