@@ -78,7 +78,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [MESSAGES] [ACCOUNTS] [DIR]\n", argv[0]);
         return 2;
     }
-    cv_store_opts_t opts = {"lmdb", dir, (size_t)4 << 30};
+    cv_store_opts_t opts = {.backend = "lmdb", .dir = dir, .map_size = (size_t)4 << 30};
     rc = cv_store_open(&b.st, &opts);
     if (rc < 0) {
         fprintf(stderr, "open %s: %s\n", dir, cv_strerror(rc));

@@ -314,7 +314,7 @@ int main(int argc, char **argv)
     }
     rc = cv_setup_config(&cli, &cfg);
     if (rc == 0)
-        rc = cv_setup_store(cfg, &st);
+        rc = cv_setup_store(cfg, NULL, NULL, &st);
     if (rc == 0) {
         rc = command(cfg, st, argc - i, argv + i);
         if (rc == CV_EINVAL)

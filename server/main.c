@@ -9,6 +9,8 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "corvid/clock.h"
 #include "corvid/log.h"
@@ -73,6 +75,16 @@ static int setup_tls(const cv_config_t *cfg, cv_tls_ctx_t **out)
     return rc;
 }
 
+/* cv_store_opts_t.on_fatal, on whichever thread met the failure: the main thread takes
+   it as a SIGTERM (it waits in sigwait, every other thread blocks the signal). */
+static void store_failed(void *arg)
+{
+    cv_server_t *srv = arg;
+    atomic_store(&srv->store_failed, 1);
+    if (kill(getpid(), SIGTERM) < 0)
+        cv_error("cannot stop after the store failed: %s", strerror(errno));
+}
+
 static int wait_for_signal(void)
 {
     sigset_t set;
@@ -108,13 +120,14 @@ static int run(const cv_config_t *cfg)
     memset(&srv, 0, sizeof srv);
     atomic_init(&srv.offline_lost, 0);
     atomic_init(&srv.offline_lost_reported_ms, 0);
+    atomic_init(&srv.store_failed, 0);
     srv.config = cfg;
     srv.started_ms = cv_clock_ms();
     if (getrandom(srv.secret, sizeof srv.secret, 0) != (ssize_t)sizeof srv.secret) {
         rc = -errno;
         goto out;
     }
-    rc = cv_setup_store(cfg, &srv.store);
+    rc = cv_setup_store(cfg, store_failed, &srv, &srv.store);
     if (rc < 0)
         goto out;
     rc = setup_tls(cfg, &srv.tls);
@@ -163,7 +176,17 @@ static int run(const cv_config_t *cfg)
     cv_info("corvid %s serving %s%s with %u worker%s", CORVID_VERSION, cfg->hosts[0].name,
             cfg->nhosts > 1 ? " and more" : "", cfg->workers, cfg->workers == 1 ? "" : "s");
     int sig = wait_for_signal();
-    cv_info("%s received: closing every stream", strsignal(sig));
+    if (atomic_load(&srv.store_failed)) {
+        cv_error("stopping: the store failed for good (above); closing every stream in a "
+                 "second and exiting with status 1, to be started again");
+        /* The second lets the error replies to what the failure refused (an offline
+           message, a roster change) reach their senders before the streams close. */
+        struct timespec grace = {.tv_sec = 1, .tv_nsec = 0};
+        while (nanosleep(&grace, &grace) != 0 && errno == EINTR)
+            ;
+    } else {
+        cv_info("%s received: closing every stream", strsignal(sig));
+    }
     cv_net_stop(net);
     /* Password checks and store jobs still running finish and post their answers, which
        the drain below runs (their connections are gone, so they only release the sessions;
@@ -186,8 +209,10 @@ static int run(const cv_config_t *cfg)
                 "storage refused them)",
                 atomic_load(&srv.offline_lost));
     cv_info("stopped");
+    if (atomic_load(&srv.store_failed))
+        rc = CV_ESTORE;
 out:
-    if (rc < 0)
+    if (rc < 0 && !atomic_load(&srv.store_failed))
         cv_error("cannot start: %s", cv_strerror(rc));
     cv_offload_stop(srv.offload); /* a no-op after a normal stop */
     cv_offload_stop(srv.store_jobs);

@@ -66,9 +66,13 @@ int cv_setup_config(const cv_cli_conf_t *cli, cv_config_t **out)
     return rc;
 }
 
-int cv_setup_store(const cv_config_t *cfg, cv_store_t **out)
+int cv_setup_store(const cv_config_t *cfg, void (*on_fatal)(void *arg), void *arg, cv_store_t **out)
 {
-    cv_store_opts_t opts = {cfg->storage_backend, cfg->data_dir, cfg->lmdb_map_size};
+    cv_store_opts_t opts = {.backend = cfg->storage_backend,
+                            .dir = cfg->data_dir,
+                            .map_size = cfg->lmdb_map_size,
+                            .on_fatal = on_fatal,
+                            .fatal_arg = arg};
     int rc = cv_store_open(out, &opts);
     if (rc < 0)
         fprintf(stderr, "cannot open the %s store in %s: %s\n", cfg->storage_backend, cfg->data_dir,

@@ -197,6 +197,9 @@ typedef struct cv__store_lmdb_s {
      * is in flight (LMDB's writer lock serializes them); see cv__lmdb_begin. */
     atomic_uint_fast64_t commits;
     cv__store_writer_t writer;
+    void (*on_fatal)(void *arg); /* cv_store_opts_t's, called once (fatal_reported) */
+    void *fatal_arg;
+    atomic_int fatal_reported;
 } cv__store_lmdb_t;
 
 extern const char *const cv__store_lmdb_user_db_names[CV__LMDB_USER_DBS];

@@ -118,6 +118,22 @@ static bool lmdb_snapshot_suspect(cv__store_lmdb_t *s, MDB_txn *txn, uint_fast64
     return info.me_last_txnid > (size_t)mdb_txn_id(txn) + 1;
 }
 
+/* LMDB marks the environment failed for good when a meta-page write fails (the commit
+ * returns the I/O error; every transaction after it MDB_PANIC): the map may then hold
+ * pages the disk does not, and only closing and opening it again recovers, from the last
+ * meta page written. Says so once and tells the owner (cv_store_opts_t.on_fatal). */
+static void lmdb_fatal(cv__store_lmdb_t *s, const char *what)
+{
+    if (atomic_exchange(&s->fatal_reported, 1))
+        return;
+    cv_error("storage: the LMDB environment failed for good during %s (a write of its meta "
+             "page did not reach the disk): nothing can be read or written until it is "
+             "opened again",
+             what);
+    if (s->on_fatal)
+        s->on_fatal(s->fatal_arg);
+}
+
 int cv__lmdb_begin(cv__store_lmdb_t *s, unsigned flags, const char *what, MDB_txn **txn)
 {
     uint_fast64_t commits_before;
@@ -137,6 +153,8 @@ int cv__lmdb_begin(cv__store_lmdb_t *s, unsigned flags, const char *what, MDB_tx
     }
     if (mrc != 0)
         *txn = NULL;
+    if (mrc == MDB_PANIC)
+        lmdb_fatal(s, what);
     return cv__lmdb_rc(s, mrc, what);
 }
 
@@ -150,6 +168,16 @@ int cv__lmdb_commit(cv__store_lmdb_t *s, MDB_txn **txn, const char *what)
     mrc = mdb_txn_commit(*txn);
     atomic_fetch_add_explicit(&s->commits, 1, memory_order_release);
     *txn = NULL;
+    if (mrc != 0) {
+        /* Whether this failure was the one that ends the environment shows only in the
+           next begin; find out now rather than at the next client's request. */
+        MDB_txn *probe = NULL;
+        int prc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &probe);
+        if (prc == 0)
+            mdb_txn_abort(probe);
+        else if (prc == MDB_PANIC)
+            lmdb_fatal(s, what);
+    }
     return cv__lmdb_rc(s, mrc, what);
 }
 
@@ -571,6 +599,9 @@ static int lmdb_open(cv_store_t **out, const cv_store_opts_t *opts)
     atomic_init(&s->commits, 0);
     s->base.ops = &cv__store_lmdb_ops;
     s->map_size = opts->map_size;
+    s->on_fatal = opts->on_fatal;
+    s->fatal_arg = opts->fatal_arg;
+    atomic_init(&s->fatal_reported, 0);
     rc = lmdb_mkdirs(opts->dir);
     if (rc < 0)
         goto out;

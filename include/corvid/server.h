@@ -43,6 +43,10 @@ typedef struct cv_server_s {
        once. Any thread. */
     atomic_uint offline_lost;
     atomic_uint_fast64_t offline_lost_reported_ms;
+    /* Set (any thread) when the store failed for good (cv_store_opts_t.on_fatal): the
+       server then stops as on SIGTERM and exits with status 1, so a supervisor starts it
+       again and the store is opened afresh, instead of running on refusing every login. */
+    atomic_int store_failed;
     uint8_t secret[32];  /* random per process: keys fake SCRAM salts */
     uint64_t started_ms; /* cv_clock_ms() at start-up (uptime, XEP-0012) */
 } cv_server_t;

@@ -27,7 +27,8 @@ void cv_cli_conf_free(cv_cli_conf_t *cli);
 /* Loads the configuration; on error prints every message to stderr and returns
    -CV_ECONFIG. */
 int cv_setup_config(const cv_cli_conf_t *cli, cv_config_t **out);
-/* Opens the configured store. */
-int cv_setup_store(const cv_config_t *cfg, cv_store_t **out);
+/* Opens the configured store; on_fatal and arg as in cv_store_opts_t (NULL: none). */
+int cv_setup_store(const cv_config_t *cfg, void (*on_fatal)(void *arg), void *arg,
+                   cv_store_t **out);
 
 #endif

@@ -58,6 +58,12 @@ typedef struct cv_store_opts_s {
     /* LMDB map size in bytes: the most the database may ever hold. 0 keeps the size of
      * an existing database (LMDB's default, 1 MiB, for a new one). */
     size_t map_size;
+    /* Called once, on whichever thread meets it, when the store can no longer be used
+     * until it is closed and opened again (LMDB: a meta-page write failed, after which
+     * every transaction fails with MDB_PANIC). It must not call into the store. NULL: the
+     * failure is only logged. */
+    void (*on_fatal)(void *arg);
+    void *fatal_arg;
 } cv_store_opts_t;
 
 /*

@@ -376,6 +376,49 @@ async def test_collection_whose_delete_fails_to_sync_hands_over_nothing(ctx):
     check('lost' not in srv.log(), 'the server reports lost messages')
 
 
+async def test_store_that_fails_for_good_stops_the_server_cleanly(ctx):
+    """When a commit's last step fails (the write of LMDB's meta page: slowsync.c with
+    CV_SLOWSYNC_FAIL=meta), LMDB refuses every transaction after it until the environment
+    is opened again. The server must not run on refusing every login: the sender of the
+    message whose commit failed is told, the server closes every stream and exits with
+    status 1 (for a supervisor to start it again), and started again on the same data it
+    has everything that was durable before, and not the refused message."""
+    n = 5
+    srv, flag, flag_dir = await slowsync_server(ctx, {'CV_SLOWSYNC_FAIL': 'meta',
+                                                      'CV_SLOWSYNC_MS': '0'})
+    try:
+        await store_for_juliet(ctx, srv, 'kept', n)
+        r = await client(ctx, srv, ROMEO + '/orchard')
+        refused = []
+        r.add_event_handler('message_error', lambda m: refused.append(m['error']['condition']))
+        open(flag, 'w').close()
+        r.send_message(mto=JULIET, mbody=body('refused', 0), mtype='chat')
+        check(await srv.wait_log('failed for good', 10), 'the server did not notice that '
+              'the store failed for good')
+        rc = await srv.terminate(timeout=15, send=False)
+        check(rc == 1, 'the server exited with %s after the store failed, not 1' % rc)
+        check(refused == ['internal-server-error'],
+              'romeo was not told that his message could not be stored: %s' % refused)
+        os.unlink(flag)
+    finally:
+        shutil.rmtree(flag_dir, ignore_errors=True)
+    log = srv.log()
+    check('exiting with status 1' in log and 'stopped' in log,
+          'no clean stop after the store failed: %s' % log[-600:])
+
+    # Started again on the same data, without the fault.
+    srv.env = {}
+    srv.users = {}
+    await srv.start()
+    j = await client(ctx, srv, JULIET + '/balcony')
+    await settle(lambda: len(j.got) >= n, 10)
+    await asyncio.sleep(0.5)  # room for the refused one to show
+    check(numbers(j.got, 'kept') == list(range(n)), 'after the restart juliet did not get '
+          'what was durable before the failure: %s' % describe(numbers(j.got, 'kept'), n))
+    check(not numbers(j.got, 'refused'), 'the message whose commit failed was stored after '
+          'all (its sender was told it was not)')
+
+
 async def test_batch_put_back_reaches_a_resource_already_online(ctx):
     """The same race, with a second resource of Juliet's online (initial presence sent while
     the first one's collection waited): what comes back must be collected for it at once,
