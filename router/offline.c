@@ -370,7 +370,11 @@ void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
 
     if (!can_collect(s, NULL))
         return;
-    if (cv_store_offline_count(srv->store, s->host, s->user, &n) < 0 || n == 0)
+    if (cv_store_offline_count(srv->store, s->host, s->user, &n) < 0) {
+        atomic_fetch_or(&s->offline_flags, CV__OFFLINE_RETRY); /* logged by the store */
+        return;
+    }
+    if (n == 0)
         return;
     pthread_mutex_lock(lock);
     fetch_rc = cv_store_offline_fetch(srv->store, s->host, s->user, take_one, &b);

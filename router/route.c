@@ -416,8 +416,10 @@ void cv__route_offline_recheck(cv_c2s_t *s)
     if (atomic_fetch_or(&s->offline_flags, CV__OFFLINE_RECHECK_QUEUED) & CV__OFFLINE_RECHECK_QUEUED)
         return;
     if (cv_stanza_new(&st, CV_OFFLINE_RECHECK, CV_NS_INTERNAL) < 0) {
+        /* Out of memory: the session's next stanza asks again. */
         atomic_fetch_and(&s->offline_flags, (uint8_t)~CV__OFFLINE_RECHECK_QUEUED);
-        return; /* out of memory: the messages wait for the next initial presence */
+        atomic_fetch_or(&s->offline_flags, CV__OFFLINE_RETRY);
+        return;
     }
     /* Counted like a stanza (route_stanza's pending_done takes it off); from any thread,
        so as an external send. */

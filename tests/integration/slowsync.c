@@ -15,6 +15,7 @@
  * Built without sanitizers: it only forwards to the next definition (the sanitizer's
  * interceptor or libc). Thread: any, like the calls it wraps.
  */
+#define _LARGEFILE64_SOURCE 1 /* off64_t, for pwrite64 */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -91,10 +92,10 @@ ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
     return next(fd, buf, len, off);
 }
 
-ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
+ssize_t pwrite64(int fd, const void *buf, size_t len, off64_t off)
 {
-    ssize_t (*next)(int, const void *, size_t, off_t) =
-        (ssize_t(*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite64");
+    ssize_t (*next)(int, const void *, size_t, off64_t) =
+        (ssize_t(*)(int, const void *, size_t, off64_t))dlsym(RTLD_NEXT, "pwrite64");
     if (!next) {
         errno = ENOSYS;
         return -1;

@@ -360,8 +360,8 @@ async def test_collection_whose_delete_fails_to_sync_hands_over_nothing(ctx):
               'the session\'s next stanza did not try the collection again')
         check(not numbers(j.got, 'fail'), 'a collection whose delete failed handed over '
               'messages')
-        os.unlink(flag)
         await wait_stored(ctx, srv, n)  # nothing was deleted
+        os.unlink(flag)
     finally:
         shutil.rmtree(flag_dir, ignore_errors=True)
 
@@ -395,10 +395,11 @@ async def test_store_that_fails_for_good_stops_the_server_cleanly(ctx):
         r.send_message(mto=JULIET, mbody=body('refused', 0), mtype='chat')
         check(await srv.wait_log('failed for good', 10), 'the server did not notice that '
               'the store failed for good')
-        rc = await srv.terminate(timeout=15, send=False)
-        check(rc == 1, 'the server exited with %s after the store failed, not 1' % rc)
+        await settle(lambda: refused, 10)
         check(refused == ['internal-server-error'],
               'romeo was not told that his message could not be stored: %s' % refused)
+        rc = await srv.terminate(timeout=15, send=False)
+        check(rc == 1, 'the server exited with %s after the store failed, not 1' % rc)
         os.unlink(flag)
     finally:
         shutil.rmtree(flag_dir, ignore_errors=True)
