@@ -81,6 +81,7 @@ static const cv_config_field_t cv_config_limits_fields[] = {
     {"max_attributes", CF_UINT, CFG(max_attributes), 8, 65535, NULL, 0},
     {"max_connections", CF_UINT, CFG(max_connections), 1, 10000000, NULL, 0},
     {"negotiation_timeout", CF_MS, CFG(negotiation_timeout_ms), 100, 3600000, NULL, 0},
+    {"dead_peer_timeout", CF_MS, CFG(dead_peer_timeout_ms), 0, 86400000, NULL, 0},
     {"max_output_queue", CF_SIZE, CFG(max_output_queue), 10000, GiB, NULL, 0},
     {"c2s_rate", CF_SIZE, CFG(c2s_rate), 0, GiB, NULL, 0},
     {"max_pending_stanzas", CF_UINT, CFG(max_pending_stanzas), 16, 1000000, NULL, 0},
@@ -841,6 +842,7 @@ static void config_defaults(cv_config_t *c)
     c->max_attributes = 64;
     c->max_connections = 100000;
     c->negotiation_timeout_ms = 30000;
+    c->dead_peer_timeout_ms = 300000;
     c->max_output_queue = MiB;
     c->c2s_rate = 256 * KiB;
     c->max_pending_stanzas = 256;
@@ -868,6 +870,14 @@ static void check_cross(cv_config_check_t *ck, const cv__config_node_t *root)
                          "limits.max_output_queue (%zu) must be at least "
                          "limits.max_stanza_size (%zu)",
                          c->max_output_queue, c->max_stanza_size);
+    }
+    if (c->dead_peer_timeout_ms != 0 && c->dead_peer_timeout_ms < CV_DEAD_PEER_TIMEOUT_MIN_MS) {
+        const cv__config_node_t *limits = where(root, "limits");
+        const cv__config_node_t *at = where(limits, "dead_peer_timeout");
+        cv__config_error(ck->d, at->src, at->line,
+                         "limits.dead_peer_timeout (%ums) must be 0 (off) or at least %us: "
+                         "keepalive probes are counted in whole seconds",
+                         c->dead_peer_timeout_ms, CV_DEAD_PEER_TIMEOUT_MIN_MS / 1000);
     }
     if (c->workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -26,10 +26,36 @@
 #define CV_NET_BATCH_MAX 64u        /* completions that end a batching wait at once */
 #define CV_NET_MAX_SLOTS (1u << 20) /* the kernel's largest fixed-file table */
 
+/*
+ * limits.dead_peer_timeout on a listening socket; accepted connections inherit it. A peer
+ * that vanished without a FIN (a phone out of coverage, a laptop shut) would otherwise keep
+ * its session, shown available to its contacts, for as long as nobody writes to it, and
+ * data written to it would wait for the kernel's retransmission limit (about 15 minutes).
+ * Probes start after a third of the time idle, one every ninth, and TCP_USER_TIMEOUT ends
+ * the connection when sent data or probes stay unanswered for the whole time (tcp(7): it
+ * takes over from the probe count).
+ */
+static int set_dead_peer_timeout(int fd, unsigned ms)
+{
+    int one = 1;
+    int idle = (int)(ms / 3000u), intvl = (int)(ms / 9000u), count = 6;
+    unsigned user_timeout = ms;
+
+    if (ms == 0)
+        return 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout) < 0)
+        return -errno;
+    return 0;
+}
+
 /* Binds l. With probe set, binds without SO_REUSEPORT and closes again: that fails with
    EADDRINUSE when another process (say a second corvid) holds the port, which the
    SO_REUSEPORT sockets of the workers would otherwise silently share with it. */
-static int listener_open(const cv_conf_listener_t *l, int probe, int *out_fd)
+static int listener_open(const cv_conf_listener_t *l, unsigned dead_peer_ms, int probe, int *out_fd)
 {
     union {
         struct sockaddr_in v4;
@@ -68,6 +94,8 @@ static int listener_open(const cv_conf_listener_t *l, int probe, int *out_fd)
         rc = -errno;
         goto out;
     }
+    if (!probe && (rc = set_dead_peer_timeout(fd, dead_peer_ms)) < 0)
+        goto out;
     if (bind(fd, (struct sockaddr *)&sa, salen) < 0 || (!probe && listen(fd, 4096) < 0)) {
         rc = -errno;
         goto out;
@@ -777,7 +805,7 @@ int cv_net_create(cv_net_t **out, const cv_net_opts_t *opts)
     atomic_init(&net->stop, 0);
     for (size_t j = 0; j < cfg->nlisteners; j++) {
         int unused;
-        rc = listener_open(&cfg->listeners[j], 1, &unused);
+        rc = listener_open(&cfg->listeners[j], 0, 1, &unused);
         if (rc < 0)
             goto out;
     }
@@ -809,7 +837,7 @@ int cv_net_create(cv_net_t **out, const cv_net_opts_t *opts)
             li->w = w;
             li->conf = &cfg->listeners[j];
             li->fd = -1;
-            rc = listener_open(li->conf, 0, &li->fd);
+            rc = listener_open(li->conf, cfg->dead_peer_timeout_ms, 0, &li->fd);
             if (rc < 0)
                 goto out;
             w->nlisteners++;

@@ -25,6 +25,10 @@ typedef enum cv_tls_mode_e {
     CV_TLS_MODE_NONE,     /* no TLS offered at all */
 } cv_tls_mode_t;
 
+/* limits.dead_peer_timeout: its smallest value other than 0 (probes every ninth of it,
+   in whole seconds). */
+#define CV_DEAD_PEER_TIMEOUT_MIN_MS 9000u
+
 /* A virtual host. tls_cert and tls_key are both "" (make a self-signed pair) or both set. */
 typedef struct cv_conf_host_s {
     char *name; /* lowercase domain, no trailing dot */
@@ -64,6 +68,10 @@ typedef struct cv_config_s {
     unsigned max_attributes;
     unsigned max_connections;
     unsigned negotiation_timeout_ms;
+    /* How long a client connection whose peer stopped answering at the TCP level lasts
+       (0: as long as the kernel's defaults let it): keepalive probes once it has been
+       idle a third of it, and data unacknowledged for that long ends it. */
+    unsigned dead_peer_timeout_ms;
     size_t max_output_queue;       /* >= max_stanza_size */
     size_t c2s_rate;               /* bytes/s a client connection may send; 0: no limit */
     unsigned max_pending_stanzas;  /* a session's stanzas received and not yet routed */

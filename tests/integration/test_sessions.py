@@ -1,5 +1,5 @@
 """Session lifetime: a resource bound twice (RFC 6120 §7.7.2.2), throttling of failed logins,
-and the shutdown on SIGTERM."""
+the shutdown on SIGTERM, and TCP keepalive for peers that vanish (limits.dead_peer_timeout)."""
 
 import asyncio
 import os
@@ -216,3 +216,42 @@ async def test_input_rate_limit_slows_a_flood_and_loses_nothing(ctx):
     least = (size - 64 * 1024) / (64 * 1024) * 0.75
     check(took >= least, '%d bytes answered in %.1f s: the limit did not hold (expected %.1f s '
           'or more)' % (size, took, least))
+
+
+def keepalive_timers(port):
+    """(timer kind, clock ticks left) of the established IPv4 sockets whose local port is
+    port, from /proc/net/tcp: kind 2 is TCP's keepalive timer, 0 none."""
+    timers = []
+    with open('/proc/net/tcp') as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            local, state, timer = fields[1], fields[3], fields[5]
+            if int(local.split(':')[1], 16) == port and state == '01':
+                kind, when = timer.split(':')
+                timers.append((int(kind, 16), int(when, 16)))
+    return timers
+
+
+async def test_dead_peer_timeout_arms_keepalive_on_client_connections(ctx):
+    """With limits.dead_peer_timeout 90 s, the server's side of an idle client connection
+    has TCP's keepalive timer set to probe within 30 s (a third of it), so a peer that
+    vanished without closing is found and its session ended; with 0 it has no timer."""
+    hz = os.sysconf('SC_CLK_TCK')
+    for value, want in (('90s', 2), ('0', 0)):
+        srv = await ctx.server(users=USERS, sets={'limits.dead_peer_timeout': value})
+        c = await login(ctx, srv.starttls_port, ALICE + '/idle', USERS['alice'],
+                        mech='SCRAM-SHA-256')
+        await c.ping_server()
+        await asyncio.sleep(0.3)  # every byte acknowledged: no retransmission timer left
+        timers = keepalive_timers(srv.starttls_port)
+        check(len(timers) == 1, 'expected one server-side connection on port %d, found %s'
+              % (srv.starttls_port, timers))
+        kind, left = timers[0]
+        check(kind == want, 'dead_peer_timeout %s: timer kind %d on the server side, not %d'
+              % (value, kind, want))
+        if want:
+            check(0 < left <= 30 * hz, 'dead_peer_timeout %s: first probe in %.1f s, not '
+                  'within 30 s' % (value, left / hz))
+        c.disconnect()
+        await srv.terminate()

@@ -80,6 +80,7 @@ static void check_defaults(const cv_config_t *c)
     CHECK(c->max_attributes == 64);
     CHECK(c->max_connections == 100000);
     CHECK(c->negotiation_timeout_ms == 30000);
+    CHECK(c->dead_peer_timeout_ms == 300000);
     CHECK(c->max_output_queue == 1024 * 1024);
     CHECK(c->c2s_rate == 256 * 1024);
     CHECK(c->max_pending_stanzas == 256);
@@ -376,6 +377,12 @@ static void test_errors(void)
     EXPECT_ERROR(HOSTS "limits:\n  max_output_queue: 20000\n  max_stanza_size: 30000\n",
                  "t.yml:4: limits.max_output_queue (20000) must be at least "
                  "limits.max_stanza_size (30000)\n");
+    EXPECT_ERROR(HOSTS "limits:\n  dead_peer_timeout: 5s\n",
+                 "t.yml:4: limits.dead_peer_timeout (5000ms) must be 0 (off) or at least 9s: "
+                 "keepalive probes are counted in whole seconds\n");
+    EXPECT_ERROR(HOSTS "limits:\n  dead_peer_timeout: 25h\n",
+                 "t.yml:4: limits.dead_peer_timeout: expected a duration from 0ms to 24h, got "
+                 "\"25h\"\n");
 
     /* Several mistakes are all reported, in document order. */
     EXPECT_ERROR(HOSTS "workers: many\nlimits:\n  max_depth: 0\n",
