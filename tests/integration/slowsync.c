@@ -47,8 +47,9 @@ static int fail_mode_is(const char *mode)
     return fail_text && strcmp(fail_text, mode) == 0;
 }
 
-/* Returns 0 to go on with the real sync, or EIO to fail it (CV_SLOWSYNC_FAIL=1). */
-static int maybe_stall(void)
+/* Before a sync: stalls while the flag exists (CV_SLOWSYNC_MS); returns 1 with errno EIO
+   when the sync is to fail (CV_SLOWSYNC_FAIL=1), 0 to go on with the real one. */
+static int sync_refused(void)
 {
     const char *ms_text = getenv("CV_SLOWSYNC_MS");
     long ms = ms_text ? strtol(ms_text, NULL, 10) : 500;
@@ -59,80 +60,64 @@ static int maybe_stall(void)
         struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
         while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
             ;
-        if (fail)
-            return EIO;
+        if (fail) {
+            errno = EIO;
+            return 1;
+        }
     }
     errno = saved;
     return 0;
 }
 
-/* CV_SLOWSYNC_FAIL=meta: whether this write, through fd, is to fail. */
-static int meta_write_fails(int fd)
+/* Before a write through fd: returns 1 with errno EIO when it is to fail
+   (CV_SLOWSYNC_FAIL=meta, fd opened with O_DSYNC, the flag there), 0 to go on. */
+static int write_refused(int fd)
 {
     int saved = errno;
     int fl = fail_mode_is("meta") ? fcntl(fd, F_GETFL) : -1;
-    int hit = fl >= 0 && (fl & O_DSYNC) == O_DSYNC && flag_hit();
 
+    if (fl >= 0 && (fl & O_DSYNC) == O_DSYNC && flag_hit()) {
+        errno = EIO;
+        return 1;
+    }
     errno = saved;
-    return hit;
+    return 0;
 }
+
+/* The next definition of name (the sanitizer's interceptor or libc); NULL with errno
+   ENOSYS when there is none. */
+static void *next_of(const char *name)
+{
+    void *f = dlsym(RTLD_NEXT, name);
+    if (!f)
+        errno = ENOSYS;
+    return f;
+}
+
+typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
+typedef ssize_t (*pwrite64_fn)(int, const void *, size_t, off64_t);
+typedef int (*sync_fn)(int);
 
 ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 {
-    ssize_t (*next)(int, const void *, size_t, off_t) =
-        (ssize_t(*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite");
-    if (!next) {
-        errno = ENOSYS;
-        return -1;
-    }
-    if (meta_write_fails(fd)) {
-        errno = EIO;
-        return -1;
-    }
-    return next(fd, buf, len, off);
+    pwrite_fn next = (pwrite_fn)next_of("pwrite");
+    return !next || write_refused(fd) ? -1 : next(fd, buf, len, off);
 }
 
 ssize_t pwrite64(int fd, const void *buf, size_t len, off64_t off)
 {
-    ssize_t (*next)(int, const void *, size_t, off64_t) =
-        (ssize_t(*)(int, const void *, size_t, off64_t))dlsym(RTLD_NEXT, "pwrite64");
-    if (!next) {
-        errno = ENOSYS;
-        return -1;
-    }
-    if (meta_write_fails(fd)) {
-        errno = EIO;
-        return -1;
-    }
-    return next(fd, buf, len, off);
+    pwrite64_fn next = (pwrite64_fn)next_of("pwrite64");
+    return !next || write_refused(fd) ? -1 : next(fd, buf, len, off);
 }
 
 int fdatasync(int fd)
 {
-    int (*next)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-    if (!next) {
-        errno = ENOSYS;
-        return -1;
-    }
-    int err = maybe_stall();
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return next(fd);
+    sync_fn next = (sync_fn)next_of("fdatasync");
+    return !next || sync_refused() ? -1 : next(fd);
 }
 
 int fsync(int fd)
 {
-    int (*next)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-    if (!next) {
-        errno = ENOSYS;
-        return -1;
-    }
-    int err = maybe_stall();
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return next(fd);
+    sync_fn next = (sync_fn)next_of("fsync");
+    return !next || sync_refused() ? -1 : next(fd);
 }
