@@ -119,9 +119,11 @@ struct cv_worker_s {
     uint8_t direct;       /* connections are fixed-file slots (conn->fd is a slot) */
     unsigned *free_slots; /* stack of unused fixed-file table slots */
     unsigned nfree;
-    cv_conn_t *dirty; /* connections with output to send or a close to finish */
+    cv_conn_t *dirty;       /* connections with output to send or a close to finish */
+    cv_net_timer_t *timers; /* armed timers (cv_net_timer_arm), unsorted */
     uint64_t now_ms;
     int stopping;
+    int stopped; /* the loop has ended: armed timers run from cv_net_drain */
     uint64_t stop_deadline_ms;
     unsigned batch_wait_us; /* 0: wake on the first completion */
     cv_buf_t plain;         /* scratch: plaintext decrypted from one receive */

@@ -460,11 +460,52 @@ static size_t drain_inbox(cv_worker_t *w)
     return ran;
 }
 
+void cv_net_timer_arm(cv_worker_t *w, cv_net_timer_t *t, unsigned delay_ms)
+{
+    t->due_ms = cv_clock_ms() + delay_ms;
+    t->next = w->timers;
+    w->timers = t;
+}
+
+int cv_net_worker_stopped(const cv_worker_t *w)
+{
+    return w->stopped;
+}
+
+/* Runs the timers due by now, in the order they were armed. Those a run arms wait for the
+   next call, so a timer that re-arms itself cannot keep this loop going. */
+static size_t run_timers(cv_worker_t *w, uint64_t now)
+{
+    cv_net_timer_t *due = NULL, **link = &w->timers;
+    size_t ran = 0;
+
+    while (*link) {
+        cv_net_timer_t *t = *link;
+        if (t->due_ms <= now) {
+            *link = t->next;
+            t->next = due; /* the list is newest first: this reverses it */
+            due = t;
+        } else {
+            link = &t->next;
+        }
+    }
+    while (due) {
+        cv_net_timer_t *t = due;
+        due = t->next;
+        t->next = NULL;
+        t->task.run(&t->task, w);
+        ran++;
+    }
+    return ran;
+}
+
 size_t cv_net_drain(cv_net_t *net)
 {
     size_t ran = 0;
-    for (unsigned i = 0; i < net->nworkers; i++)
+    for (unsigned i = 0; i < net->nworkers; i++) {
         ran += drain_inbox(&net->workers[i]);
+        ran += run_timers(&net->workers[i], UINT64_MAX);
+    }
     return ran;
 }
 
@@ -514,6 +555,7 @@ static void on_tick(cv_worker_t *w)
             cv_net_conn_close(c);
         }
     }
+    (void)run_timers(w, now);
     if (w->stopping && now >= w->stop_deadline_ms) {
         /* Peers that do not read their last bytes do not hold up the exit. */
         for (cv_conn_t *c = w->conns; c; c = c->next) {
@@ -764,6 +806,7 @@ static void *worker_main(void *arg)
     pthread_barrier_wait(&w->net->started);
     if (w->init_rc == 0)
         worker_loop(w);
+    w->stopped = 1; /* read by the main thread after it joined this one */
     if (w->ring_ready) {
         io_uring_queue_exit(&w->ring);
         w->ring_ready = 0;

@@ -36,6 +36,7 @@ typedef enum cv_c2s_pause_e {
 /* Bits of cv_c2s_t.offline_flags. */
 #define CV__OFFLINE_RECHECK_QUEUED 1u
 #define CV__OFFLINE_RETRY 2u
+#define CV__OFFLINE_RETRY_ARMED 4u
 
 typedef struct cv_c2s_s {
     /* References: one held by the connection until it closes, one by each task in flight
@@ -74,7 +75,9 @@ typedef struct cv_c2s_s {
        whatever was written before the ask. The actor takes the bit back by an atomic
        and (acquiring what the last asker wrote) before it reads the store.
        CV__OFFLINE_RETRY: a collection failed (the store could not fetch or delete), so
-       what is stored waits; the session's next stanza asks again (route_stanza). */
+       what is stored waits; the session's next stanza asks again (route_stanza), and so
+       does a timer on its ring (cv__offline_retry_later), armed while
+       CV__OFFLINE_RETRY_ARMED is set. */
     _Atomic uint8_t offline_flags;
     cv_buf_t held;
     const char *host; /* the served host the client addressed (points into config) */

@@ -312,6 +312,91 @@ static int take_one(void *ctx, uint64_t seq, uint64_t stamp, const void *data, s
     return 0;
 }
 
+/* ---- a collection that failed, asked for again later ---- */
+
+/* While the disk fails, every session with stored messages fails its collection every
+   CV_OFFLINE_RETRY_MS: one warning per interval says so, with how many were left out. */
+#define CV_OFFLINE_WARN_EVERY_MS 10000u
+
+static struct {
+    _Atomic uint64_t next_ms; /* no warning before this time */
+    atomic_uint left_out;     /* warnings not written since the last one */
+} warnings;
+
+/* Whether a warning may be written now; if so, *left_out says how many were not. */
+static int warning_due(unsigned *left_out)
+{
+    uint64_t now = cv_clock_ms();
+    uint64_t next = atomic_load(&warnings.next_ms);
+
+    if (now < next ||
+        !atomic_compare_exchange_strong(&warnings.next_ms, &next, now + CV_OFFLINE_WARN_EVERY_MS)) {
+        atomic_fetch_add(&warnings.left_out, 1);
+        return 0;
+    }
+    *left_out = atomic_exchange(&warnings.left_out, 0);
+    return 1;
+}
+
+typedef struct retry_s {
+    cv_net_task_t arm;    /* posted to the session's ring, which arms the timer */
+    cv_net_timer_t timer; /* then runs on that ring */
+    cv_c2s_t *s;          /* held */
+} retry_t;
+
+static void retry_free(retry_t *r)
+{
+    cv__c2s_release(r->s);
+    free(r);
+}
+
+/* Runs on the session's ring (or from cv_net_drain once it stopped: then it only lets go). */
+static void retry_fire(cv_net_task_t *t, cv_worker_t *w)
+{
+    retry_t *r = (retry_t *)((char *)t - offsetof(retry_t, timer.task));
+    cv_c2s_t *s = r->s;
+
+    /* ARMED goes first: should the recheck queued here fail too, it arms a new timer. */
+    atomic_fetch_and(&s->offline_flags, (uint8_t)~CV__OFFLINE_RETRY_ARMED);
+    if (!cv_net_worker_stopped(w) && s->conn && s->phase == CV_C2S_BOUND &&
+        (atomic_fetch_and(&s->offline_flags, (uint8_t)~CV__OFFLINE_RETRY) & CV__OFFLINE_RETRY))
+        cv__route_offline_recheck(s);
+    retry_free(r);
+}
+
+static void retry_arm(cv_net_task_t *t, cv_worker_t *w)
+{
+    retry_t *r = (retry_t *)((char *)t - offsetof(retry_t, arm));
+
+    if (cv_net_worker_stopped(w)) {
+        retry_free(r); /* the server is stopping: nothing to ask for */
+        return;
+    }
+    r->timer.task.run = retry_fire;
+    cv_net_timer_arm(w, &r->timer, CV_OFFLINE_RETRY_MS);
+}
+
+void cv__offline_retry_later(cv_worker_t *self, cv_c2s_t *s)
+{
+    retry_t *r;
+
+    atomic_fetch_or(&s->offline_flags, CV__OFFLINE_RETRY);
+    if (atomic_fetch_or(&s->offline_flags, CV__OFFLINE_RETRY_ARMED) & CV__OFFLINE_RETRY_ARMED)
+        return; /* the armed timer will see RETRY */
+    r = malloc(sizeof *r);
+    if (!r) {
+        /* The session's next stanza still asks (RETRY stays set). */
+        atomic_fetch_and(&s->offline_flags, (uint8_t)~CV__OFFLINE_RETRY_ARMED);
+        return;
+    }
+    r->s = s;
+    cv__c2s_hold(s);
+    r->arm.run = retry_arm;
+    cv_net_post(self, s->worker, &r->arm);
+}
+
+/* ---- a backlog sent a batch at a time ---- */
+
 typedef struct pace_s {
     cv_net_task_t task;
     cv_c2s_t *s;
@@ -337,10 +422,10 @@ static void pace(cv_worker_t *self, cv_c2s_t *s)
     pace_t *pc = malloc(sizeof *pc);
 
     if (!pc) {
-        cv_warn("offline messages of %s@%s: out of memory: the rest wait for this session's "
-                "next stanza or the next login",
+        cv_warn("offline messages of %s@%s: out of memory: the rest are asked for again "
+                "later",
                 s->user, s->host);
-        atomic_fetch_or(&s->offline_flags, CV__OFFLINE_RETRY);
+        cv__offline_retry_later(self, s);
         return;
     }
     atomic_store(&s->offline_paced, 1);
@@ -371,7 +456,7 @@ void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
     if (!can_collect(s, NULL))
         return;
     if (cv_store_offline_count(srv->store, s->host, s->user, &n) < 0) {
-        atomic_fetch_or(&s->offline_flags, CV__OFFLINE_RETRY); /* logged by the store */
+        cv__offline_retry_later(self, s); /* logged by the store */
         return;
     }
     if (n == 0)
@@ -388,13 +473,17 @@ void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
     pthread_mutex_unlock(lock);
     /* A fetch that failed part-way (take_one stopping at the batch's end is 1) hands over
        what it took; a failed delete hands over nothing, it all stays stored for a later
-       collection (not twice). Either way the rest waits, for this session's next stanza
-       (CV__OFFLINE_RETRY), a new message for the account or the next login. */
+       collection (not twice). Either way the rest waits: this session asks again at its
+       next stanza or its retry timer, and so does a new message for the account or the
+       next login. */
     if (fetch_rc < 0 || rc < 0) {
-        cv_warn("offline messages of %s@%s: %s: they stay stored until this session's next "
-                "stanza or the next login",
-                s->user, s->host, cv_strerror(rc < 0 ? rc : fetch_rc));
-        atomic_fetch_or(&s->offline_flags, CV__OFFLINE_RETRY);
+        unsigned quiet = 0;
+        if (warning_due(&quiet))
+            cv_warn("offline messages of %s@%s: %s: they stay stored; asked for again in %u s "
+                    "or at the session's next stanza (%u such warnings left out before this)",
+                    s->user, s->host, cv_strerror(rc < 0 ? rc : fetch_rc),
+                    CV_OFFLINE_RETRY_MS / 1000, quiet);
+        cv__offline_retry_later(self, s);
         b.more = 0;
     }
     for (size_t i = 0; i < b.n; i++) {

@@ -68,6 +68,12 @@ void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s);
    went away on the way): back to storage in its old place. */
 void cv__offline_restore(cv_server_t *srv, const char *host, const char *user, uint64_t seq,
                          uint64_t stamp, const char *data, size_t len);
+/* Thread: any; self is the caller's worker or NULL. A collection for s failed (the store
+   could not read or delete, or memory ran out): s asks again at its next stanza and, at
+   the latest, CV_OFFLINE_RETRY_MS later, so a client that only listens gets what is
+   stored once the store works again. One timer per session at a time. */
+#define CV_OFFLINE_RETRY_MS 5000u
+void cv__offline_retry_later(cv_worker_t *self, cv_c2s_t *s);
 /* Thread: any. A message for user@host became durable: if the account has an available
    session with non-negative priority (other than skip) by now, that session collects the
    stored messages (it may have collected before the commit). */

@@ -416,9 +416,9 @@ void cv__route_offline_recheck(cv_c2s_t *s)
     if (atomic_fetch_or(&s->offline_flags, CV__OFFLINE_RECHECK_QUEUED) & CV__OFFLINE_RECHECK_QUEUED)
         return;
     if (cv_stanza_new(&st, CV_OFFLINE_RECHECK, CV_NS_INTERNAL) < 0) {
-        /* Out of memory: the session's next stanza asks again. */
+        /* Out of memory: asked again later. */
         atomic_fetch_and(&s->offline_flags, (uint8_t)~CV__OFFLINE_RECHECK_QUEUED);
-        atomic_fetch_or(&s->offline_flags, CV__OFFLINE_RETRY);
+        cv__offline_retry_later(NULL, s);
         return;
     }
     /* Counted like a stanza (route_stanza's pending_done takes it off); from any thread,
@@ -449,7 +449,8 @@ static void route_stanza(cv_c2s_t *s, cv_worker_t *self, cv_stanza_t *st)
         return;
     }
     /* A collection that failed is tried again at the client's next stanza (a ping will
-       do); relaxed: a stale 0 only leaves it for the stanza after. */
+       do) or by its timer, whichever comes first; relaxed: a stale 0 only leaves it for
+       the stanza after or the timer. */
     if (atomic_load_explicit(&s->offline_flags, memory_order_relaxed) & CV__OFFLINE_RETRY) {
         atomic_fetch_and(&s->offline_flags, (uint8_t)~CV__OFFLINE_RETRY);
         cv__route_offline_recheck(s);

@@ -103,6 +103,27 @@ struct cv_net_task_s {
    worker drains its own inbox every loop turn). Tasks still queued when w stops are not
    run. */
 void cv_net_post(cv_worker_t *from, cv_worker_t *w, cv_net_task_t *t);
+/*
+ * A task that runs on its ring once a delay has passed, at the ring's one-second tick (so
+ * up to a second late). Meant for rare work, such as trying again after a failure: a ring
+ * keeps its armed timers in one unsorted list and looks at each of them every tick. The
+ * caller embeds the timer in its own object, like a task, and owns it again once run is
+ * called.
+ */
+typedef struct cv_net_timer_s cv_net_timer_t;
+struct cv_net_timer_s {
+    cv_net_task_t task; /* task.run(&timer->task, w) runs when the timer is due */
+    uint64_t due_ms;
+    cv_net_timer_t *next; /* the ring's list, while armed */
+};
+/* Thread: w's own ring thread (from another thread, post a task that arms it). Runs
+   t->task.run on w no sooner than delay_ms from now. Timers still armed when the ring has
+   stopped run early, from cv_net_drain: their work must then only release what it holds
+   (cv_net_worker_stopped tells). */
+void cv_net_timer_arm(cv_worker_t *w, cv_net_timer_t *t, unsigned delay_ms);
+/* Thread: w's own ring thread, or the main thread after cv_net_stop. 1 once w has stopped
+   serving its connections. */
+int cv_net_worker_stopped(const cv_worker_t *w);
 /* Thread: any. Makes worker w run a loop turn soon (its on_turn runs). */
 void cv_net_wake(cv_worker_t *w);
 /* The worker with this index (0 .. workers-1), and a worker's index. */

@@ -355,8 +355,10 @@ async def test_collection_whose_delete_fails_to_sync_hands_over_nothing(ctx):
         check(not got, 'juliet got %d of the messages whose delete failed (first %s): the '
               'next collection hands them over again' % (len(got), got[:5]))
         check(srv.alive(), 'the server died when the sync failed')
+        os.unlink(flag + '.stalled')
         await j.ping_server()  # her stream still works; the retry it starts fails too
-        check(await settle(lambda: srv.log().count(warning) >= 2, 10),
+        # (Within 3 s: the retry timer would come after 5.)
+        check(await settle(lambda: os.path.exists(flag + '.stalled'), 3),
               'the session\'s next stanza did not try the collection again')
         check(not numbers(j.got, 'fail'), 'a collection whose delete failed handed over '
               'messages')
@@ -372,6 +374,49 @@ async def test_collection_whose_delete_fails_to_sync_hands_over_nothing(ctx):
     check(got == list(range(n)), 'the session did not get the backlog whole, once, in order '
           'after its next stanza: %s' % describe(got, n))
     await wait_stored(ctx, srv, 0, timeout=5)  # the store writes again
+    check(not j.errors, 'juliet got errors: %s' % j.errors[:3])
+    check('lost' not in srv.log(), 'the server reports lost messages')
+
+
+async def test_collection_that_failed_is_retried_for_a_client_that_only_listens(ctx):
+    """As above, but Juliet's client sends nothing after its initial presence (a client
+    that only listens sends no stanza that could ask again): the session asks again by
+    itself every few seconds (CV_OFFLINE_RETRY_MS), so once the disk works again the
+    backlog arrives, once and in order, without a stanza or a new login. While the disk
+    still fails, the retries fail alike and the warnings about them are rate-limited (one
+    per 10 s), while every failed commit is still logged by the store."""
+    n = 30
+    srv, flag, flag_dir = await slowsync_server(ctx, {'CV_SLOWSYNC_FAIL': '1',
+                                                      'CV_SLOWSYNC_MS': '0'})
+    warning = 'offline messages of %s: storage failure' % JULIET
+    try:
+        await store_for_juliet(ctx, srv, 'listen', n)
+        j = await client(ctx, srv, JULIET + '/balcony', presence=False)
+        open(flag, 'w').close()
+        j.send_presence()
+        check(await srv.wait_log(warning, 10), 'no warning about the collection\'s failed '
+              'delete')
+        failed_commits = srv.log().count('Input/output error')
+        os.unlink(flag + '.stalled')
+        check(await settle(lambda: os.path.exists(flag + '.stalled'), 9),
+              'the session did not ask again by itself while its client sent nothing')
+        await settle(lambda: srv.log().count('Input/output error') > failed_commits, 3)
+        check(srv.log().count('Input/output error') > failed_commits,
+              'the retry\'s failed commit was not logged by the store')
+        check(srv.log().count(warning) == 1, 'the retry\'s warning came within 10 s of the '
+              'first: %d warnings' % srv.log().count(warning))
+        check(not numbers(j.got, 'listen'), 'a collection whose delete failed handed over '
+              'messages')
+        os.unlink(flag)
+    finally:
+        shutil.rmtree(flag_dir, ignore_errors=True)
+
+    await settle(lambda: len(numbers(j.got, 'listen')) >= n, 10)
+    await asyncio.sleep(0.5)  # room for a duplicate to show
+    got = numbers(j.got, 'listen')
+    check(got == list(range(n)), 'the listening session did not get the backlog whole, once, '
+          'in order once the disk worked again: %s' % describe(got, n))
+    await wait_stored(ctx, srv, 0, timeout=5)
     check(not j.errors, 'juliet got errors: %s' % j.errors[:3])
     check('lost' not in srv.log(), 'the server reports lost messages')
 

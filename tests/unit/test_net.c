@@ -5,7 +5,9 @@
  * away gets on_close, and on_drained paces a writer with more to send than the output
  * queue holds: it runs only once the kernel took what was queued, so a peer that stops
  * reading stops the writer instead of overflowing the queue; a task one ring posts to
- * another runs there promptly (the wake-up reaches the other ring). The layer's tick is one second,
+ * another runs there promptly (the wake-up reaches the other ring); a timer runs on its
+ * ring once its delay has passed, and from cv_net_drain if the ring stopped first. The
+ * layer's tick is one second,
  * so the waits here are seconds; each one polls with a generous deadline rather than assuming a
  * schedule.
  */
@@ -21,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "corvid/clock.h"
 #include "corvid/config.h"
 #include "corvid/net.h"
 #include "check.h"
@@ -384,6 +387,92 @@ static void test_cross_ring_post(unsigned port, counters_t *n)
     close(fd);
 }
 
+/* Timers (cv_net_timer_arm): armed on ring 0 by a task posted from this thread. */
+typedef struct timer_probe_s {
+    cv_net_timer_t timer;
+    cv_worker_t *ring;        /* where it must run */
+    unsigned delay_ms;        /* each arming's delay */
+    int rearm;                /* arm again from run, this many times */
+    uint64_t armed_ms;        /* when it was last armed */
+    _Atomic uint64_t late_ms; /* how long after its due time the last run came */
+    atomic_int runs, early, astray, stopped_runs;
+} timer_probe_t;
+
+static void probe_arm(timer_probe_t *p, cv_worker_t *w);
+
+static void probe_run(cv_net_task_t *t, cv_worker_t *w)
+{
+    timer_probe_t *p = (timer_probe_t *)((char *)t - offsetof(timer_probe_t, timer.task));
+    uint64_t now = cv_clock_ms();
+    if (w != p->ring)
+        atomic_fetch_add(&p->astray, 1);
+    if (now < p->armed_ms + p->delay_ms)
+        atomic_fetch_add(&p->early, 1);
+    atomic_store(&p->late_ms, now - (p->armed_ms + p->delay_ms));
+    if (cv_net_worker_stopped(w))
+        atomic_fetch_add(&p->stopped_runs, 1);
+    atomic_fetch_add(&p->runs, 1);
+    if (p->rearm-- > 0)
+        probe_arm(p, w);
+}
+
+static void probe_arm(timer_probe_t *p, cv_worker_t *w)
+{
+    p->armed_ms = cv_clock_ms();
+    p->timer.task.run = probe_run;
+    cv_net_timer_arm(w, &p->timer, p->delay_ms);
+}
+
+typedef struct arm_task_s {
+    cv_net_task_t task;
+    timer_probe_t *probes;
+    size_t n;
+} arm_task_t;
+
+static void arm_all(cv_net_task_t *t, cv_worker_t *w)
+{
+    arm_task_t *a = (arm_task_t *)((char *)t - offsetof(arm_task_t, task));
+    for (size_t i = 0; i < a->n; i++)
+        probe_arm(&a->probes[i], w);
+}
+
+/* A timer runs on its ring, never before its delay and within about a tick after it; one
+   that re-arms itself from its run waits for the next tick each time (it cannot spin the
+   tick's loop); one still armed when the ring stops runs from cv_net_drain, which tells it
+   the ring has stopped. Runs the stop itself. */
+static void test_timers_then_stop(cv_net_t *net)
+{
+    cv_worker_t *ring = cv_net_worker(net, 0);
+    timer_probe_t p[4] = {
+        {.delay_ms = 1500}, /* runs at the second or third tick */
+        {.delay_ms = 0},    /* the next tick */
+        {.delay_ms = 0, .rearm = 2},
+        {.delay_ms = 600000}, /* still armed at the stop */
+    };
+    arm_task_t a = {.probes = p, .n = 4};
+
+    for (size_t i = 0; i < 4; i++)
+        p[i].ring = ring;
+    a.task.run = arm_all;
+    cv_net_post(NULL, ring, &a.task);
+    CHECK(wait_for(&p[0].runs, 1, 4.0));
+    CHECK(wait_for(&p[2].runs, 3, 5.0));
+    CHECK(atomic_load(&p[1].runs) == 1);
+    CHECK(atomic_load(&p[2].runs) == 3); /* re-armed twice, then done */
+    CHECK(atomic_load(&p[3].runs) == 0);
+    for (size_t i = 0; i < 3; i++) {
+        CHECK(atomic_load(&p[i].early) == 0);
+        CHECK(atomic_load(&p[i].astray) == 0);
+        CHECK(atomic_load(&p[i].stopped_runs) == 0);
+        CHECK(atomic_load(&p[i].late_ms) <= 2500);
+    }
+    cv_net_stop(net);
+    CHECK(atomic_load(&p[3].runs) == 0);
+    (void)cv_net_drain(net);
+    CHECK(atomic_load(&p[3].runs) == 1);
+    CHECK(atomic_load(&p[3].stopped_runs) == 1);
+}
+
 static cv_net_t *start_net(cv_config_t **cfg, unsigned port, unsigned workers, counters_t *n)
 {
     cv_buf_t err = CV_BUF_INIT;
@@ -444,7 +533,7 @@ int main(void)
     cv_net_t *net2 = start_net(&cfg2, port2, 2, &n2);
     if (net2) {
         test_cross_ring_post(port2, &n2);
-        cv_net_stop(net2);
+        test_timers_then_stop(net2);
         (void)cv_net_drain(net2);
         cv_net_destroy(net2);
     }
