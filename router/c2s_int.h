@@ -211,6 +211,8 @@ void cv__offline_drained(cv_c2s_t *s);
    Returns 0 or -CV_E*. */
 int cv__deliver(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *target, const cv_xml_node_t *node);
 typedef struct cv_payload_s cv_payload_t;
+/* A collected batch of offline messages on its way (router/offline.c). */
+typedef struct cv_offline_flight_s cv_offline_flight_t;
 /* The same for many targets: make the payload once, deliver it to each, release it. */
 int cv__payload_new(const cv_xml_node_t *node, cv_payload_t **out);
 int cv__payload_deliver(cv_payload_t *p, cv_worker_t *from, cv_c2s_t *target);
@@ -224,8 +226,10 @@ void cv__payload_set_offline_ok(cv_payload_t *p);
 void cv__payload_set_answer_if_gone(cv_payload_t *p);
 /* Marks p as a message collected from offline storage (sequence number seq, stamp): if its
    recipient is gone by the time it arrives, it goes back to storage in its old place.
-   Before the first cv__payload_deliver. */
-void cv__payload_set_restore(cv_payload_t *p, uint64_t seq, uint64_t stamp);
+   p takes over one hold on the batch's flight, let go at its last release (or once it is
+   back in storage). Before the first cv__payload_deliver. */
+void cv__payload_set_restore(cv_payload_t *p, uint64_t seq, uint64_t stamp,
+                             cv_offline_flight_t *flight);
 /* A payload of ready-made bytes (e.g. a stored offline message). */
 int cv__payload_from_bytes(const void *data, size_t len, cv_payload_t **out);
 /* Sends the stanza error for st (RFC 6120 §8.3) back to its sender, unless st is an

@@ -37,6 +37,7 @@ struct cv_payload_s {
     uint8_t answer_if_gone;
     uint8_t restore;
     uint64_t stored_seq, stored_stamp; /* where a collected message goes back (restore) */
+    cv_offline_flight_t *flight;       /* a collected message's hold on its batch, or NULL */
     /* Some recipient queued the bytes. Written by recipient rings, read by the last
        release, which the acq_rel on refs orders after every delivery. */
     atomic_int delivered;
@@ -85,6 +86,7 @@ int cv__payload_new(const cv_xml_node_t *node, cv_payload_t **out)
     p->offline_ok = 0;
     p->answer_if_gone = 0;
     p->restore = 0;
+    p->flight = NULL;
     p->len = b.len - hdr;
     p->to_at = cv_xml_attr(node, "to") ? 0 : to_offset(p->data, p->len, node->name);
     *out = p;
@@ -103,6 +105,7 @@ int cv__payload_from_bytes(const void *data, size_t len, cv_payload_t **out)
     p->offline_ok = 0;
     p->answer_if_gone = 0;
     p->restore = 0;
+    p->flight = NULL;
     p->to_at = 0;
     memcpy(p->data, data, len);
     p->data[len] = '\0';
@@ -128,9 +131,11 @@ void cv__payload_release(cv_payload_t *p)
     cv_c2s_t *gone = atomic_load_explicit(&p->gone, memory_order_relaxed);
     if (gone) {
         if (!atomic_load_explicit(&p->delivered, memory_order_relaxed))
-            undeliverable(p, gone);
+            undeliverable(p, gone); /* a restore takes over p->flight */
         cv__c2s_release(gone);
     }
+    if (p->flight)
+        cv__offline_flight_settle(p->flight, 0);
     free(p);
 }
 
@@ -230,10 +235,11 @@ out:
    nothing delivered). Thread: any. */
 static void undeliverable(cv_payload_t *p, cv_c2s_t *gone)
 {
-    if (p->restore)
+    if (p->restore) {
         cv__offline_restore(gone->srv, gone->host, gone->user, p->stored_seq, p->stored_stamp,
-                            p->data, p->len);
-    else if (p->offline_ok)
+                            p->data, p->len, p->flight);
+        p->flight = NULL;
+    } else if (p->offline_ok)
         cv__offline_store_bytes(gone->srv, gone->host, gone->user, p->data, p->len);
     else if (p->answer_if_gone)
         (void)cv__bounce_bytes(gone->srv, p->data, p->len, CV_STE_SERVICE_UNAVAILABLE);
@@ -273,9 +279,11 @@ void cv__payload_set_answer_if_gone(cv_payload_t *p)
     p->answer_if_gone = 1;
 }
 
-void cv__payload_set_restore(cv_payload_t *p, uint64_t seq, uint64_t stamp)
+void cv__payload_set_restore(cv_payload_t *p, uint64_t seq, uint64_t stamp,
+                             cv_offline_flight_t *flight)
 {
     p->restore = 1;
+    p->flight = flight;
     p->stored_seq = seq;
     p->stored_stamp = stamp;
 }

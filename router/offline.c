@@ -254,19 +254,114 @@ void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *use
    initial presence): each account's fetch-and-delete runs under one of these striped
    locks, so the second sees only what the first left. Held across one commit, on a
    store-job thread (on a worker only when a stanza could not get its store trip).
-   Module-owned, initialized statically. */
+   Module-owned, initialized statically.
+
+   Each stripe also lists the accounts' flights (below) under a lock of its own, held only
+   to add, find or remove one: rings take it when a flight ends, and must never wait for a
+   collection's commit. Lock order: a collect lock, then a flight lock. */
 static struct {
     pthread_mutex_t stripes[CV_OFFLINE_STRIPES];
-} collect_locks = {{[0 ... CV_OFFLINE_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER}};
+    pthread_mutex_t flight_locks[CV_OFFLINE_STRIPES];
+    struct cv_offline_flight_s *flights[CV_OFFLINE_STRIPES];
+} collect_locks = {{[0 ... CV_OFFLINE_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER},
+                   {[0 ... CV_OFFLINE_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER},
+                   {NULL}};
 
-static pthread_mutex_t *collect_lock(const char *host, const char *user)
+static size_t stripe_of(const char *host, const char *user)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (const unsigned char *p = (const unsigned char *)user; *p; p++)
         h = (h ^ *p) * 1099511628211ull;
     for (const unsigned char *p = (const unsigned char *)host; *p; p++)
         h = (h ^ *p) * 1099511628211ull;
-    return &collect_locks.stripes[h % CV_OFFLINE_STRIPES];
+    return (size_t)(h % CV_OFFLINE_STRIPES);
+}
+
+static pthread_mutex_t *collect_lock(const char *host, const char *user)
+{
+    return &collect_locks.stripes[stripe_of(host, user)];
+}
+
+/*
+ * A collected batch in flight: from its collection until each of its messages was
+ * written to the session's output or, the session having gone, is back in storage. While
+ * an account has one, it collects nothing more: a message put back must not come after
+ * messages stored later that another resource collected meanwhile (the put-backs are
+ * separate store writes and may take several commits). A collection that finds a flight
+ * marks it asked instead; the flight's end asks the account again if it was asked or
+ * anything was put back (cv__offline_recheck), so nothing waits for a login.
+ */
+struct cv_offline_flight_s {
+    struct cv_offline_flight_s *next; /* the stripe's list, under its flight lock */
+    cv_server_t *srv;
+    account_t to;
+    /* The collector's own hold plus one per message not yet written or put back; whoever
+       takes it to 0 ends the flight. */
+    atomic_uint outstanding;
+    atomic_int put_back; /* a message of it went back to storage */
+    int asked;           /* a collection came meanwhile; under the flight lock */
+};
+
+static int same_account(const cv_offline_flight_t *f, const char *host, const char *user)
+{
+    return strcmp(f->to.user, user) == 0 && strcmp(f->to.host, host) == 0;
+}
+
+/* Under s's collect lock: registers a new flight for s's account in *out (0), or marks
+   the account's flight in progress asked (1, nothing to collect now). */
+static int flight_begin(cv_c2s_t *s, cv_offline_flight_t **out)
+{
+    size_t i = stripe_of(s->host, s->user);
+    cv_offline_flight_t *f, *fresh = calloc(1, sizeof *fresh);
+    int rc = 0;
+
+    if (!fresh || account_dup(&fresh->to, s->user, s->host) < 0) {
+        rc = CV_ENOMEM;
+        goto out;
+    }
+    fresh->srv = s->srv;
+    atomic_init(&fresh->outstanding, 1);
+    pthread_mutex_lock(&collect_locks.flight_locks[i]);
+    for (f = collect_locks.flights[i]; f && !same_account(f, s->host, s->user); f = f->next)
+        ;
+    if (f) {
+        f->asked = 1;
+        rc = 1;
+    } else {
+        fresh->next = collect_locks.flights[i];
+        collect_locks.flights[i] = fresh;
+        *out = fresh;
+        fresh = NULL;
+    }
+    pthread_mutex_unlock(&collect_locks.flight_locks[i]);
+out:
+    if (fresh)
+        free(fresh->to.user);
+    free(fresh);
+    return rc;
+}
+
+void cv__offline_flight_settle(cv_offline_flight_t *f, int put_back)
+{
+    cv_offline_flight_t **link;
+    size_t i;
+    int asked;
+
+    if (put_back)
+        atomic_store(&f->put_back, 1);
+    if (atomic_fetch_sub(&f->outstanding, 1) != 1)
+        return;
+    i = stripe_of(f->to.host, f->to.user);
+    pthread_mutex_lock(&collect_locks.flight_locks[i]);
+    for (link = &collect_locks.flights[i]; *link != f; link = &(*link)->next)
+        ;
+    *link = f->next;
+    asked = f->asked; /* read after the unlink: no collection can mark it any more */
+    pthread_mutex_unlock(&collect_locks.flight_locks[i]);
+    if (asked || atomic_load(&f->put_back))
+        cv__offline_recheck(f->srv, f->to.user, f->to.host, NULL);
+    free(f->to.user);
+    free(f);
 }
 
 typedef struct batch_s {
@@ -276,6 +371,7 @@ typedef struct batch_s {
     size_t bytes, budget;
     size_t too_big; /* a message above this can never be sent (see cv__offline_deliver) */
     int more;       /* stopped at the budget: more are stored */
+    cv_offline_flight_t *flight; /* each message taken holds it */
 } batch_t;
 
 static int take_one(void *ctx, uint64_t seq, uint64_t stamp, const void *data, size_t len)
@@ -305,7 +401,8 @@ static int take_one(void *ctx, uint64_t seq, uint64_t stamp, const void *data, s
     }
     if (cv__payload_from_bytes(data, len, &p) < 0)
         return CV_ENOMEM; /* stop: the rest stays stored */
-    cv__payload_set_restore(p, seq, stamp);
+    atomic_fetch_add(&b->flight->outstanding, 1);
+    cv__payload_set_restore(p, seq, stamp, b->flight);
     b->p[b->n++] = p;
     b->seq[b->nseq++] = seq;
     b->bytes += len;
@@ -462,6 +559,13 @@ void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
     if (n == 0)
         return;
     pthread_mutex_lock(lock);
+    rc = flight_begin(s, &b.flight);
+    if (rc != 0) {
+        pthread_mutex_unlock(lock);
+        if (rc < 0) /* out of memory */
+            cv__offline_retry_later(self, s);
+        return; /* rc 1: the flight's end asks again */
+    }
     fetch_rc = cv_store_offline_fetch(srv->store, s->host, s->user, take_one, &b);
     /* Deleted before they are handed over: a message that then finds its session gone
        goes back under its number (cv__offline_restore), which this delete must not meet
@@ -491,6 +595,7 @@ void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
             (void)cv__payload_deliver(b.p[i], self, s);
         cv__payload_release(b.p[i]);
     }
+    cv__offline_flight_settle(b.flight, 0); /* the collector's hold */
     if (b.more)
         pace(self, s);
 }
@@ -501,6 +606,7 @@ typedef struct restore_ctx_s {
     cv_server_t *srv;
     uint64_t seq;
     account_t to;
+    cv_offline_flight_t *flight; /* the message's hold on it */
 } restore_ctx_t;
 
 static void restored(void *ctx, int rc, uint64_t value)
@@ -520,14 +626,15 @@ static void restored(void *ctx, int rc, uint64_t value)
         cv_debug("offline message %llu of %s@%s put back in storage: its session went away "
                  "before it was written",
                  (unsigned long long)rx->seq, rx->to.user, rx->to.host);
-        cv__offline_recheck(rx->srv, rx->to.user, rx->to.host, NULL);
     }
+    /* The flight's end asks the account again, once its last message is through. */
+    cv__offline_flight_settle(rx->flight, rc == 0);
     free(rx->to.user);
     free(rx);
 }
 
 void cv__offline_restore(cv_server_t *srv, const char *host, const char *user, uint64_t seq,
-                         uint64_t stamp, const char *data, size_t len)
+                         uint64_t stamp, const char *data, size_t len, cv_offline_flight_t *flight)
 {
     restore_ctx_t *rx = calloc(1, sizeof *rx);
     int rc = rx ? account_dup(&rx->to, user, host) : CV_ENOMEM;
@@ -535,6 +642,7 @@ void cv__offline_restore(cv_server_t *srv, const char *host, const char *user, u
     if (rc == 0) {
         rx->srv = srv;
         rx->seq = seq;
+        rx->flight = flight;
         rc = cv_store_offline_restore_async(srv->store, host, user, seq, stamp, data, len, restored,
                                             rx);
         if (rc == 0)
@@ -544,4 +652,5 @@ void cv__offline_restore(cv_server_t *srv, const char *host, const char *user, u
     free(rx);
     cv_error("offline message of %s@%s lost: it could not be put back in storage: %s", user, host,
              cv_strerror(rc));
+    cv__offline_flight_settle(flight, 0);
 }

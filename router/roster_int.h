@@ -65,9 +65,13 @@ void cv__offline_store_bytes(cv_server_t *srv, const char *host, const char *use
    then (cv__offline_drained). Two sessions of one account never get the same message. */
 void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s);
 /* Thread: any. A collected message could not be written to its session after all (it
-   went away on the way): back to storage in its old place. */
+   went away on the way): back to storage in its old place. Takes over the message's hold
+   on its flight (settled once the store answered). */
 void cv__offline_restore(cv_server_t *srv, const char *host, const char *user, uint64_t seq,
-                         uint64_t stamp, const char *data, size_t len);
+                         uint64_t stamp, const char *data, size_t len, cv_offline_flight_t *flight);
+/* Thread: any. One hold on a collected batch's flight is let go (a message of it written,
+   dropped or, put_back 1, back in storage); the last one ends the flight (router/offline.c). */
+void cv__offline_flight_settle(cv_offline_flight_t *f, int put_back);
 /* Thread: any; self is the caller's worker or NULL. A collection for s failed (the store
    could not read or delete, or memory ran out): s asks again at its next stanza and, at
    the latest, CV_OFFLINE_RETRY_MS later, so a client that only listens gets what is
