@@ -183,13 +183,22 @@ static int on_stream_open(void *ctx, const char *ns_stream, const char *ns_defau
         cv__c2s_stream_error(s, CV_SE_INVALID_NAMESPACE, "this port serves jabber:client");
         return -1;
     }
-    /* The host goes in our header even when the version is refused below. */
-    if (to && cv_jid_prep_domain(to, host, sizeof host) == 0) {
-        const cv_conf_host_t *h = cv_config_host(s->srv->config, host);
-        if (h)
-            s->host = h->name;
-    }
-    if (!s->host) {
+    const cv_conf_host_t *h = NULL;
+    if (to && cv_jid_prep_domain(to, host, sizeof host) == 0)
+        h = cv_config_host(s->srv->config, host);
+    if (s->host) {
+        /* A restart (after STARTTLS or SASL) is between the same parties (RFC 6120
+           §4.3.3): what was negotiated, the authenticated account above all, belongs to
+           the host of the first header. Naming another one would log the account's name
+           in on that host without its password. */
+        if (to && (!h || h->name != s->host)) {
+            cv__c2s_stream_error(s, CV_SE_NOT_AUTHORIZED,
+                                 "a restarted stream must be to the same host");
+            return -1;
+        }
+    } else if (h) {
+        s->host = h->name; /* in our header even when the version is refused below */
+    } else {
         cv__c2s_stream_error(s, CV_SE_HOST_UNKNOWN, "this server does not serve that host");
         return -1;
     }

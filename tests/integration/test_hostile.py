@@ -174,3 +174,29 @@ async def test_starttls_required_means_no_plaintext_auth(ctx):
         return
     r.items.insert(0, (kind, el, None))
     await expect_error(r, 'policy-violation', 'SASL before required STARTTLS')
+
+
+async def test_restart_to_another_host_is_refused(ctx):
+    """Authenticated as alice@localhost with her password, a client restarts the stream
+    with to='other.test', another host this server serves where another alice lives. The
+    restart is between the same parties (RFC 6120 §4.3.3): the server must end the
+    stream, never bind the other host's alice without her password."""
+    srv = await ctx.server(users=USERS, sets={'hosts.1.name': 'other.test'},
+                           plain_listener={'allow_plain_without_tls': 'true'})
+    rc, out = srv.ctl('adduser', 'alice@other.test', 'someone-else1')
+    check(rc == 0, 'corvidctl adduser alice@other.test failed: %s' % out.strip())
+    r = await raw_connect(ctx, srv.plain_port)
+    await r.open()
+    el = await r.auth_plain('alice', USERS['alice'])
+    check(el.tag == q(NS_SASL, 'success'), 'PLAIN for alice@localhost: %s' % show(el))
+    r.restart()
+    await r.send(header(to='other.test'))
+    await expect_error(r, 'not-authorized', 'restart to another host after SASL')
+
+    # The same restart to the host of the first header binds as usual.
+    r = await raw_connect(ctx, srv.plain_port)
+    await r.open()
+    el = await r.auth_plain('alice', USERS['alice'])
+    check(el.tag == q(NS_SASL, 'success'), 'PLAIN for alice@localhost: %s' % show(el))
+    jid = await r.bind('desk')
+    check(jid == 'alice@%s/desk' % HOST, 'bound %s' % jid)
