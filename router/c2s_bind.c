@@ -71,7 +71,9 @@ int cv__c2s_bind_resource(cv_c2s_t *s, const char *resource, cv_stanza_err_t *er
         free(s->to_attr);
         s->to_attr = NULL;
         cv_jid_free(&s->jid);
-        *err = rc == CV_EEXIST ? CV_STE_CONFLICT : CV_STE_RESOURCE_CONSTRAINT;
+        *err = rc == CV_EEXIST      ? CV_STE_CONFLICT
+               : rc == CV_ENOTFOUND ? CV_STE_NOT_AUTHORIZED /* cancelled meanwhile */
+                                    : CV_STE_RESOURCE_CONSTRAINT;
         return rc;
     }
     s->phase = CV_C2S_BOUND;
@@ -104,6 +106,12 @@ int cv__c2s_bind(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *bind
     if (text.len > 0 && cv_jid_prep_resource(text.data, res, sizeof res) < 0)
         goto error;
     rc = cv__c2s_bind_resource(s, text.len > 0 ? res : NULL, &err);
+    if (rc == CV_ENOTFOUND) {
+        /* The account was cancelled while this client logged in (XEP-0077 §3.2). */
+        cv__c2s_stream_error(s, CV_SE_NOT_AUTHORIZED, "the account no longer exists");
+        rc = -1;
+        goto out;
+    }
     if (rc < 0)
         goto error;
     rc = cv_jid_format_full(&s->jid, &full);

@@ -113,7 +113,30 @@ int cv__c2s_sessions_bind(cv_c2s_t *s)
         cv__c2s_close_async(old, s->worker, CV_SE_CONFLICT);
         cv__c2s_release(old); /* the reference hold_replaced took */
     }
+    /* An account cancelled while this client was logging in: the cancel deletes it, then
+       closes the sessions in the table (cv__c2s_close_account). Checked after the insert,
+       this read sees the delete if that visit came before the insert and so missed us. */
+    rc = cv_store_account_exists(s->srv->store, s->host, s->user);
+    if (rc < 0) {
+        cv_sessions_remove(s->srv->sessions, &s->entry);
+        s->entry.jid = NULL;
+        return rc; /* CV_ENOTFOUND: the account is gone */
+    }
     return 0;
+}
+
+static void close_visit(cv_sess_entry_t *e, void *arg)
+{
+    const cv_stream_err_t *cond = arg;
+    /* Under the shard lock: posting takes a reference and allocates nothing. */
+    cv__c2s_close_async(cv__c2s_of_entry(e), NULL, *cond);
+}
+
+void cv__c2s_close_account(cv_server_t *srv, const char *user, const char *host,
+                           cv_stream_err_t cond)
+{
+    cv_jid_t bare = {(char *)user, (char *)host, NULL, NULL};
+    cv_sessions_visit_bare(srv->sessions, &bare, close_visit, &cond);
 }
 
 void cv__c2s_sessions_unbind(cv_c2s_t *s)

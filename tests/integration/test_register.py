@@ -5,8 +5,8 @@ import xml.etree.ElementTree as ET
 
 from slixmpp.exceptions import IqError
 
-from harness import (HOST, NS_REGISTER, NS_REGISTER_FEATURE, check, login, login_fails, q,
-                     raw_connect, show, stanza_error)
+from harness import (HOST, NS_REGISTER, NS_REGISTER_FEATURE, NS_SASL, check, login,
+                     login_fails, q, raw_connect, show, stanza_error)
 
 
 def register_body(user, password):
@@ -83,6 +83,46 @@ async def test_register_login_change_cancel(ctx):
     f = await login_fails(ctx, srv.tls_port, jid, 'second-pass-3', mech='PLAIN',
                           direct_tls=True)
     check(f[:1] == ['not-authorized'], 'PLAIN login after cancel: %s' % f)
+
+
+async def test_cancel_ends_every_session_of_the_account(ctx):
+    """XEP-0077 §3.2: cancelling an account ends every active session of it with a
+    not-authorized stream error, not only the one that asked. A session left open would go
+    on receiving what is sent to the name, and, once a stranger registered the name again,
+    the stranger's messages and roster."""
+    srv = await ctx.server(sets={'registration.enabled': 'true'},
+                           plain_listener={'allow_plain_without_tls': 'true'})
+    r = await raw_connect(ctx, srv.plain_port)
+    await r.open()
+    res = await r.iq(register_body('leaver', 'leaver-pass-1'), type_='set')
+    check(res.get('type') == 'result', 'registration failed: %s' % show(res))
+    r.close()
+    sessions = []
+    for resource in ('a', 'b', 'c'):
+        c = await raw_connect(ctx, srv.plain_port)
+        await c.open()
+        el = await c.auth_plain('leaver', 'leaver-pass-1')
+        check(el.tag == q(NS_SASL, 'success'), 'PLAIN for leaver: %s' % show(el))
+        await c.bind(resource)
+        sessions.append(c)
+    a, others = sessions[0], sessions[1:]
+    res = await a.iq("<query xmlns='%s'><remove/></query>" % NS_REGISTER, type_='set')
+    check(res.get('type') == 'result', 'account removal: %s' % show(res))
+    for name, c in zip('abc', sessions):
+        cond, _text, rest = await c.expect_stream_error()
+        check(cond == 'not-authorized', 'session %s after the cancel: stream error %r'
+              % (name, cond))
+        check('eof' in rest, 'session %s was not closed after the cancel: %s' % (name, rest))
+
+    # The name registered again by someone else reaches only the new account's sessions.
+    r = await raw_connect(ctx, srv.plain_port)
+    await r.open()
+    res = await r.iq(register_body('leaver', 'stranger-pass-2'), type_='set')
+    check(res.get('type') == 'result', 'registering the name again: %s' % show(res))
+    r.close()
+    f = await login_fails(ctx, srv.starttls_port, 'leaver@' + HOST, 'leaver-pass-1',
+                          mech='SCRAM-SHA-256')
+    check(f[:1] == ['not-authorized'], 'the old password after the cancel: %s' % f)
 
 
 async def test_registration_off_by_default(ctx):
