@@ -12,6 +12,7 @@
 #include "corvid/scram.h"
 #include "c2s_int.h"
 #include "reply.h"
+#include "roster_int.h"
 
 static int field_text(const cv_xml_node_t *q, const char *name, cv_buf_t *out)
 {
@@ -208,7 +209,11 @@ out:
 
 static int cancel_account(cv_c2s_t *s, const cv_xml_node_t *iq)
 {
-    int rc = cv_store_account_delete(s->srv->store, s->host, s->user);
+    /* XEP-0077 §3.2: the contacts learn first, while the roster still says who they are. */
+    int rc = cv__roster_cancel_all(s->srv, NULL, s);
+    if (rc < 0)
+        return cv__c2s_stanza_error(s, iq, CV_STE_INTERNAL_SERVER_ERROR, NULL);
+    rc = cv_store_account_delete(s->srv->store, s->host, s->user);
     if (rc < 0 && rc != CV_ENOTFOUND)
         return cv__c2s_stanza_error(s, iq, CV_STE_INTERNAL_SERVER_ERROR, NULL);
     cv_info("%s cancelled the account", s->full);

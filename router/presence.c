@@ -542,6 +542,72 @@ out:
     return rc;
 }
 
+/* ---- an account cancelled ---- */
+
+/* What a cancelled account owes one contact: the subscriptions to cancel. */
+typedef struct owed_s {
+    char *contact;
+    uint8_t unsubscribe, unsubscribed;
+} owed_t;
+
+typedef struct owed_list_s {
+    owed_t *v;
+    size_t n, cap;
+    int rc;
+} owed_list_t;
+
+static int note_owed(void *ctx, const cv_store_roster_item_t *item)
+{
+    owed_list_t *l = ctx;
+    owed_t o = {NULL, item->sub == CV_STORE_SUB_TO || item->sub == CV_STORE_SUB_BOTH || item->ask,
+                item->sub == CV_STORE_SUB_FROM || item->sub == CV_STORE_SUB_BOTH ||
+                    item->pending_in};
+
+    if (!o.unsubscribe && !o.unsubscribed)
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        owed_t *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return CV_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    o.contact = strdup(item->contact);
+    if (!o.contact)
+        return CV_ENOMEM;
+    l->v[l->n++] = o;
+    return 0;
+}
+
+int cv__roster_cancel_all(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *s)
+{
+    owed_list_t l = {NULL, 0, 0, 0};
+    cv_buf_t me = CV_BUF_INIT;
+    /* Copied out first: the walk holds a snapshot, and the cancellations write. */
+    int rc = cv_store_roster_get(srv->store, s->host, s->user, note_owed, &l, NULL);
+
+    if (rc == 0)
+        rc = cv_jid_format_bare(&s->jid, &me);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        cv_jid_t c = CV_JID_INIT;
+        if (cv_jid_parse(&c, l.v[i].contact, strlen(l.v[i].contact)) < 0)
+            continue; /* stored by us, so well-formed; nothing to tell otherwise */
+        if (l.v[i].unsubscribe)
+            subscription(srv, from, s->user, s->host, me.data, &c, l.v[i].contact,
+                         CV_PRES_UNSUBSCRIBE, NULL, 0);
+        if (l.v[i].unsubscribed)
+            subscription(srv, from, s->user, s->host, me.data, &c, l.v[i].contact,
+                         CV_PRES_UNSUBSCRIBED, NULL, 0);
+        cv_jid_free(&c);
+    }
+    for (size_t i = 0; i < l.n; i++)
+        free(l.v[i].contact);
+    free(l.v);
+    cv_buf_free(&me);
+    return rc;
+}
+
 /* ---- going away ---- */
 
 void cv__presence_gone(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)

@@ -26,6 +26,11 @@ int cv__roster_push(cv_server_t *srv, cv_worker_t *from, const char *host, const
    removes the item, pushes the removal. */
 int cv__roster_remove_contact(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *s,
                               const cv_jid_t *contact, const char *contact_bare);
+/* The account of s is being cancelled (XEP-0077 §3.2): every subscription it has with a
+   contact, either way or pending, is cancelled as a roster removal would (RFC 6121
+   §2.5.2), so the contacts' rosters keep nothing a new owner of the name would inherit.
+   Before the account is deleted. */
+int cv__roster_cancel_all(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *s);
 int cv_mod_roster(cv_iq_t *q);
 
 /* presence.c. st is the stanza (from stamped); to is its parsed 'to' (NULL: none). */

@@ -1,12 +1,13 @@
 """In-band registration (XEP-0077): creating an account, conflicts, changing the password,
 cancelling the account, and the feature being off by default."""
 
+import asyncio
 import xml.etree.ElementTree as ET
 
 from slixmpp.exceptions import IqError
 
 from harness import (HOST, NS_REGISTER, NS_REGISTER_FEATURE, NS_SASL, check, login,
-                     login_fails, q, raw_connect, show, stanza_error)
+                     login_fails, q, raw_connect, settle, show, stanza_error)
 
 
 def register_body(user, password):
@@ -123,6 +124,69 @@ async def test_cancel_ends_every_session_of_the_account(ctx):
     f = await login_fails(ctx, srv.starttls_port, 'leaver@' + HOST, 'leaver-pass-1',
                           mech='SCRAM-SHA-256')
     check(f[:1] == ['not-authorized'], 'the old password after the cancel: %s' % f)
+
+
+async def im_client(ctx, srv, jid, password):
+    """A slixmpp client that approves subscription requests, records the presence it gets
+    and has sent initial presence."""
+    c = await login(ctx, srv.starttls_port, jid, password, mech='SCRAM-SHA-256')
+    c.pres = []
+    c.add_event_handler('presence', lambda p: c.pres.append((p['from'].bare, p['type'])))
+    c.roster.auto_authorize = True
+    c.roster.auto_subscribe = False
+    await c.get_roster()
+    c.send_presence()
+    return c
+
+
+def subscription_of(c, jid):
+    return c.client_roster[jid]['subscription'] if jid in c.client_roster.keys() else None
+
+
+async def test_cancel_ends_the_subscriptions_of_the_account(ctx):
+    """XEP-0077 §3.2: a cancelled account's subscriptions are cancelled as a roster removal
+    would cancel them (RFC 6121 §2.5.2): its contact sees it go unavailable and its roster
+    item drop to 'none'. Someone who registers the name afterwards inherits nothing: the
+    contact's presence does not reach them, theirs does not reach the contact."""
+    srv = await ctx.server(users={'friend': 'friendly-pass1'},
+                           sets={'registration.enabled': 'true'},
+                           plain_listener={'allow_plain_without_tls': 'true'})
+    leaver, friend = 'leaver@' + HOST, 'friend@' + HOST
+    r = await raw_connect(ctx, srv.plain_port)
+    await r.open()
+    res = await r.iq(register_body('leaver', 'leaver-pass-1'), type_='set')
+    check(res.get('type') == 'result', 'registration failed: %s' % show(res))
+    r.close()
+    f = await im_client(ctx, srv, friend + '/home', 'friendly-pass1')
+    lv = await im_client(ctx, srv, leaver + '/phone', 'leaver-pass-1')
+    lv.send_presence(pto=friend, ptype='subscribe')
+    f.send_presence(pto=leaver, ptype='subscribe')
+    check(await settle(lambda: subscription_of(f, leaver) == 'both' and
+                       subscription_of(lv, friend) == 'both'),
+          'no mutual subscription: friend %s, leaver %s'
+          % (subscription_of(f, leaver), subscription_of(lv, friend)))
+    f.pres.clear()
+    res = await client_register_iq(lv, "<query xmlns='%s'><remove/></query>" % NS_REGISTER)
+    check(res['type'] == 'result', 'account removal: %s' % res)
+    check(await settle(lambda: subscription_of(f, leaver) == 'none'),
+          'the friend\'s roster still says %r for the cancelled account'
+          % subscription_of(f, leaver))
+    check(await settle(lambda: (leaver, 'unavailable') in f.pres),
+          'the friend did not see the cancelled account go: %s' % f.pres)
+
+    r = await raw_connect(ctx, srv.plain_port)
+    await r.open()
+    res = await r.iq(register_body('leaver', 'stranger-pass-2'), type_='set')
+    check(res.get('type') == 'result', 'registering the name again: %s' % show(res))
+    r.close()
+    f.pres.clear()
+    st = await im_client(ctx, srv, leaver + '/new', 'stranger-pass-2')
+    f.send_presence(pstatus='still here')
+    await asyncio.sleep(1.0)
+    check((friend, 'available') not in st.pres and (friend, '') not in st.pres,
+          'the new owner of the name got the old owner\'s contact\'s presence: %s' % st.pres)
+    check(not [p for p in f.pres if p[0] == leaver and p[1] != 'unavailable'],
+          'the contact got the new owner\'s presence: %s' % f.pres)
 
 
 async def test_registration_off_by_default(ctx):
