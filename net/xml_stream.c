@@ -716,6 +716,16 @@ int cv_xml_stream_feed(cv_xml_stream_t *s, const char *data, size_t len, size_t 
         return CV_ECLOSED;
     while (off < len) {
         if (!s->ctxt) {
+            /* Some clients end the old stream's last element with a newline before the
+               new stream's XML declaration, which must be the first byte of a document:
+               whitespace before a document (nothing of it fed yet, no BOM begun) belongs
+               to no stream and is dropped, however the bytes are split. */
+            if (s->phase == PH_HEADER && s->fed == 0 && s->bom == 0) {
+                while (off < len && is_ws((unsigned char)data[off]))
+                    off++;
+                if (off == len)
+                    break;
+            }
             if (s->phase == PH_HEADER && s->bom < 3) {
                 off += skip_bom(s, data + off, len - off);
                 if (s->phase == PH_FAILED || off == len)

@@ -406,17 +406,6 @@ static int c2s_data(cv_conn_t *c, const char *data, size_t len)
         return len == 0 || hold_input(s, data, len) == 0 ? 0 : -1;
     while (len > 0 && s->phase != CV_C2S_CLOSED) {
         size_t used = len, skip = 0;
-        /* Some clients end the old stream's last element with a newline before the new
-           stream's XML declaration, which must be the first byte of a document: the
-           whitespace between two streams belongs to neither and is dropped. */
-        if (s->phase == CV_C2S_WAIT_HEADER) {
-            while (len > 0 && (*data == ' ' || *data == '\n' || *data == '\r' || *data == '\t')) {
-                data++;
-                len--;
-            }
-            if (len == 0)
-                break;
-        }
         int rc = cv_xml_stream_feed(s->xml, data, len, &used);
         if (rc < 0) {
             if (s->phase != CV_C2S_CLOSED)

@@ -221,6 +221,28 @@ async def test_whitespace_between_elements_and_restart(ctx):
     await r.ping()
 
 
+async def test_header_split_anywhere(ctx):
+    """TCP segment boundaries mean nothing (RFC 6120 §4.2): a stream header that arrives in
+    two segments, split right before any of its spaces (where a careless whitespace strip
+    would join `<?xml` and `version`), opens the stream like one sent whole, and so does
+    one after a newline some clients send first."""
+    srv = await ctx.server(users=USERS, plain_listener={'allow_plain_without_tls': 'true'})
+    header = ("\n<?xml version='1.0'?> <stream:stream to='localhost' xmlns='jabber:client' "
+              "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>")
+    cuts = [i for i, ch in enumerate(header) if ch == ' ' or ch == '\n'] + [len(header) - 1]
+    for cut in cuts:
+        r = await raw_connect(ctx, srv.plain_port)
+        await r.send(header[:cut])
+        await asyncio.sleep(0.05)  # its own segment
+        await r.send(header[cut:])
+        kind, val = await r.recv()
+        check(kind == 'open', 'header split at %d (%r | %r): got %s %s'
+              % (cut, header[:cut][-12:], header[cut:][:12], kind, val))
+        feats = await r.element()
+        check('PLAIN' in mechanisms(feats), 'split at %d: features %s' % (cut, show(feats)))
+        r.close()
+
+
 async def test_bulk_accounts_log_in(ctx):
     """corvidctl adduser-bulk makes load-test accounts that log in with SCRAM and PLAIN;
     running it again keeps them; a wrong password still fails."""

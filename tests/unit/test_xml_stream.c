@@ -283,6 +283,28 @@ static void test_splits(void)
         free(got);
     }
 
+    /* Whitespace before the document (a newline some clients send between two streams)
+       is dropped however the bytes are split; once the document began, none is. */
+    cv_buf_t padded = CV_BUF_INIT;
+    cv_buf_append_str(&padded, "\r\n \t\n");
+    cv_buf_append(&padded, corpus.data, corpus.len);
+    bad_splits = 0;
+    for (size_t i = 1; i < padded.len; i++) {
+        split_t sp = {i, 0};
+        got = run_pieces(&padded, piece_split, &sp, 0, 0, NULL);
+        if (strcmp(got, ref) != 0) {
+            if (!bad_splits)
+                printf("  first differing split of the padded corpus at %zu:\n%s\n", i, got);
+            bad_splits++;
+        }
+        free(got);
+    }
+    CHECK(bad_splits == 0);
+    got = run_pieces(&padded, piece_one, NULL, 0, 0, NULL);
+    CHECK_STR(got, ref);
+    free(got);
+    cv_buf_free(&padded);
+
     free(ref);
     cv_buf_free(&corpus);
 }
