@@ -133,6 +133,8 @@ cv_rule_t cv_rules_decide(const cv_rules_in_t *in, int offline_enabled)
 {
     if (in->type == CV_RT_OTHER)
         return in->kind == CV_KIND_PRESENCE ? rule(CV_RULE_DROP) : bounce(CV_STE_BAD_REQUEST);
+    if (in->kind == CV_KIND_IQ && in->type == CV_RT_NONE)
+        return bounce(CV_STE_BAD_REQUEST); /* RFC 6120 §8.2.3: type is required */
     if (in->to_absent) {
         /* RFC 6120 §10.3: handled for the sender's own account. */
         if (in->kind == CV_KIND_PRESENCE)

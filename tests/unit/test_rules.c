@@ -92,6 +92,10 @@ static const row_t rows[] = {
     /* invalid types */
     {"message of unknown type", M, "shout", "evn", 0, CV_RULE_BOUNCE, CV_STE_BAD_REQUEST},
     {"iq of unknown type", Q, "fetch", "evn", 0, CV_RULE_BOUNCE, CV_STE_BAD_REQUEST},
+    /* RFC 6120 §8.2.3: an iq's type is required, whatever it is addressed to */
+    {"iq without type to server", Q, NULL, "s", 0, CV_RULE_BOUNCE, CV_STE_BAD_REQUEST},
+    {"iq without type to a resource", Q, NULL, "efbvn", 0, CV_RULE_BOUNCE, CV_STE_BAD_REQUEST},
+    {"iq without type to bare", Q, NULL, "evn", 0, CV_RULE_BOUNCE, CV_STE_BAD_REQUEST},
     {"presence of unknown type", P, "invisible", "ev", 0, CV_RULE_DROP, 0},
 };
 
