@@ -319,7 +319,15 @@ static void on_stream_close(void *ctx)
     static const char close_tag[] = "</stream:stream>";
     if (s->phase == CV_C2S_CLOSED)
         return;
-    /* RFC 6120 §4.4: answer the closing tag with ours, then close the connection. */
+    /* RFC 6120 §4.4: answer the closing tag with ours, then close the connection; a bound
+       session first answers what the client sent before it (its actor may still be
+       routing that), so the close goes through the actor. Routers stop choosing the
+       session now: the client sends nothing more. */
+    if (s->routed) {
+        cv__c2s_set_gone(s);
+        if (cv__route_stream_end(s) == 0)
+            return;
+    }
     (void)cv__c2s_write(s, close_tag, sizeof close_tag - 1);
     s->phase = CV_C2S_CLOSED;
     cv__c2s_set_gone(s);
@@ -407,6 +415,8 @@ static int c2s_data(cv_conn_t *c, const char *data, size_t len)
     while (len > 0 && s->phase != CV_C2S_CLOSED) {
         size_t used = len, skip = 0;
         int rc = cv_xml_stream_feed(s->xml, data, len, &used);
+        if (rc == CV_ECLOSED)
+            return 0; /* after the client's closing tag: the rest is ignored */
         if (rc < 0) {
             if (s->phase != CV_C2S_CLOSED)
                 cv__c2s_stream_error(s, cv_xml_stream_error(s->xml), NULL);

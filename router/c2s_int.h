@@ -258,6 +258,10 @@ void cv__c2s_set_gone(cv_c2s_t *s);
 /* Thread: any. Asks s's actor to collect the account's offline messages again, after
    what queued before (a message became durable after s collected them). */
 void cv__route_offline_recheck(cv_c2s_t *s);
+/* Thread: s's ring. The client closed its stream: queues the close behind the stanzas it
+   sent before, for the actor to request once they are routed. Returns 0 or CV_ENOMEM
+   (then close at once). */
+int cv__route_stream_end(cv_c2s_t *s);
 
 /* Thread: any. Sends st (an iq push) to every bound session of user@host for which
    want() holds, with 'to' set to each session's full JID. The caller keeps st. */

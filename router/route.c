@@ -404,9 +404,25 @@ out:
 #define CV_NS_INTERNAL "urn:corvid:internal"
 #define CV_OFFLINE_RECHECK "offline-recheck"
 
+#define CV_STREAM_END "stream-end"
+
+static int is_internal(const cv_xml_node_t *st, const char *name)
+{
+    return !strcmp(st->ns, CV_NS_INTERNAL) && !strcmp(st->name, name);
+}
+
 static int is_offline_recheck(const cv_xml_node_t *st)
 {
-    return !strcmp(st->ns, CV_NS_INTERNAL) && !strcmp(st->name, CV_OFFLINE_RECHECK);
+    return is_internal(st, CV_OFFLINE_RECHECK);
+}
+
+int cv__route_stream_end(cv_c2s_t *s)
+{
+    cv_stanza_t *st = NULL;
+    int rc = cv_stanza_new(&st, CV_STREAM_END, CV_NS_INTERNAL);
+    if (rc == 0)
+        cv__route_enqueue(s, st);
+    return rc;
 }
 
 void cv__route_offline_recheck(cv_c2s_t *s)
@@ -432,6 +448,15 @@ static void route_stanza(cv_c2s_t *s, cv_worker_t *self, cv_stanza_t *st)
     cv_xml_node_t *root = cv_stanza_root(st);
     route_t r = {s->srv, self, s, root, NULL};
 
+    if (is_internal(root, CV_STREAM_END)) {
+        /* Every stanza the client sent before its closing tag was routed, and what
+           answers them was posted to the session's ring before this close request
+           (FIFO inbox): the answers leave before our closing tag (RFC 6120 §4.4). */
+        cv__c2s_close_async(s, self, CV_SE_NONE);
+        cv_stanza_free(st);
+        pending_done(s, self);
+        return;
+    }
     if (is_offline_recheck(root)) {
         (void)atomic_fetch_and(&s->offline_flags, (uint8_t)~CV__OFFLINE_RECHECK_QUEUED);
         cv_debug("offline recheck for %s", s->full);

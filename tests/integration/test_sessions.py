@@ -36,6 +36,33 @@ async def test_resource_conflict_replaces_old_session(ctx):
     await second.ping_server()
 
 
+async def test_stanzas_before_the_close_are_answered(ctx):
+    """RFC 6120 §4.4: the side that closes its stream waits for the other's closing tag,
+    so that the other can finish sending. Stanzas a client sends right before its closing
+    tag are answered before the server's closing tag, which comes last, before end of
+    file. (An end of file ends the session at once, closing tag or not: the server cannot
+    tell a peer that only shut its sending side from one that closed for good, and what
+    would be written to the latter is better kept in offline storage.)"""
+    srv = await ctx.server(users=USERS, plain_listener={'allow_plain_without_tls': 'true'})
+    ping = "<iq type='get' id='p%d'><ping xmlns='urn:xmpp:ping'/></iq>"
+    roster = "<iq type='get' id='r%d'><query xmlns='jabber:iq:roster'/></iq>"
+    for how in ('first connection', 'second connection'):
+        r = await raw_connect(ctx, srv.plain_port)
+        await r.open()
+        el = await r.auth_plain('alice', USERS['alice'])
+        check(el.tag.endswith('success'), 'PLAIN: %s' % el.tag)
+        await r.bind('closing')
+        await r.send(''.join(ping % i + roster % i for i in range(20)) + '</stream:stream>')
+        seen = []
+        while True:
+            kind, val = await r.recv()
+            seen.append(val.get('id') + ':' + val.get('type') if kind == 'el' else kind)
+            if kind == 'eof':
+                break
+        want = [x for i in range(20) for x in ('p%d:result' % i, 'r%d:result' % i)]
+        check(seen == want + ['close', 'eof'], '%s: the server sent %s' % (how, seen))
+
+
 async def test_failed_logins_throttled_per_ip(ctx):
     srv = await ctx.server(users=USERS, sets={'auth.max_failures_per_ip': '3'})
     for i in range(3):
