@@ -262,6 +262,9 @@ void cv__route_offline_recheck(cv_c2s_t *s);
    sent before, for the actor to request once they are routed. Returns 0 or CV_ENOMEM
    (then close at once). */
 int cv__route_stream_end(cv_c2s_t *s);
+/* Thread: any. Asks s's actor to send its presence again (cv__presence_refresh), after
+   what is queued before. Nothing happens when memory runs out. */
+void cv__route_presence_refresh(cv_c2s_t *s);
 
 /* Thread: any. Sends st (an iq push) to every bound session of user@host for which
    want() holds, with 'to' set to each session's full JID. The caller keeps st. */

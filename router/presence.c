@@ -146,6 +146,8 @@ static void to_account(cv_server_t *srv, cv_worker_t *self, cv_payload_t *p, con
     sessions_release(&a);
 }
 
+static void refresh_successor(cv_server_t *srv, cv_c2s_t *old);
+
 /* ---- broadcast ---- */
 
 typedef struct fanout_s {
@@ -270,6 +272,10 @@ void cv__presence_broadcast(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv
     cv_debug("presence of %s@%s/%s to %zu contacts in %llu us", s->user, s->host, s->jid.resource,
              f.contacts, (unsigned long long)(cv_clock_us() - started));
     cv__payload_release(p);
+    /* close_cond is written before the close is posted, which comes before this stanza
+       (the ring's close, then the unavailable queued to this actor). */
+    if (!available && s->close_cond == CV_SE_CONFLICT)
+        refresh_successor(srv, s);
 }
 
 /* ---- directed presence ---- */
@@ -610,21 +616,38 @@ int cv__roster_cancel_all(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *s)
 
 /* ---- going away ---- */
 
-void cv__presence_gone(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
+/* A session bound to the same full JID as arg, other than arg itself. */
+static int successor_of(const cv_c2s_t *s, const void *arg)
 {
-    cv_stanza_t *st = NULL;
-    cv_buf_t from = CV_BUF_INIT;
-    if (!s->initial_sent && s->ndirected == 0)
+    const cv_c2s_t *old = arg;
+    return s != old && s->jid.resource && old->jid.resource &&
+           strcmp(s->jid.resource, old->jid.resource) == 0;
+}
+
+/* The unavailable presence of a session replaced by a new bind of its full JID
+   (conflict) went out from its actor while the new session's actor may have broadcast the
+   new available presence already: contacts would see the same full JID go away last and
+   keep it offline. The new session sends its presence again, after this. */
+static void refresh_successor(cv_server_t *srv, cv_c2s_t *old)
+{
+    cv_c2s_t *next = cv__c2s_find(srv, old->user, old->host, successor_of, old);
+    if (next) {
+        cv__route_presence_refresh(next);
+        cv__c2s_release(next);
+    }
+}
+
+void cv__presence_refresh(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
+{
+    /* The actor is the only writer of last_presence: read here without the shard lock. */
+    cv_payload_t *p = s->last_presence;
+    if (!p || !cv__c2s_is_available(s))
         return;
-    /* RFC 6121 §4.5.2: the server sends unavailable presence for a session that ended
-       without sending it. */
-    if (cv_stanza_new(&st, "presence", CV_NS_CLIENT) == 0 &&
-        cv_jid_format_full(&s->jid, &from) == 0 &&
-        cv_stanza_set_attr(st, cv_stanza_root(st), "from", from.data) == 0 &&
-        cv_stanza_set_attr(st, cv_stanza_root(st), "type", "unavailable") == 0)
-        cv__presence_broadcast(srv, self, s, cv_stanza_root(st));
-    cv_stanza_free(st);
-    cv_buf_free(&from);
+    cv__payload_hold(p);
+    fanout_t f = {srv, self, s, p, 0, 0};
+    (void)cv_store_roster_get(srv->store, s->host, s->user, fanout_item, &f, NULL);
+    to_account(srv, self, p, s->user, s->host, s, NULL);
+    cv__payload_release(p);
 }
 
 void cv__presence_free(cv_c2s_t *s)

@@ -40,9 +40,10 @@ void cv__presence_directed(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv_
 /* Subscription presence and probes to a local account (the rules' "server" action). */
 void cv__presence_server(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv_xml_node_t *st,
                          const cv_jid_t *to);
-/* The session's connection closed: unavailable presence to everyone who had its
-   presence. Runs in its actor. */
-void cv__presence_gone(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s);
+/* Runs in s's actor: s's current available presence goes to its subscribers and its
+   account's other resources again (after a replaced session's unavailable, which carried
+   the same full JID; nothing if s is not available). */
+void cv__presence_refresh(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s);
 /* Frees presence state at the session's last release. */
 void cv__presence_free(cv_c2s_t *s);
 

@@ -416,6 +416,18 @@ static int is_offline_recheck(const cv_xml_node_t *st)
     return is_internal(st, CV_OFFLINE_RECHECK);
 }
 
+#define CV_PRESENCE_REFRESH "presence-refresh"
+
+void cv__route_presence_refresh(cv_c2s_t *s)
+{
+    cv_stanza_t *st = NULL;
+    if (cv_stanza_new(&st, CV_PRESENCE_REFRESH, CV_NS_INTERNAL) < 0)
+        return;
+    /* From any thread, as an external send (counted like a stanza). */
+    atomic_fetch_add(&s->pending, 1);
+    cv_sched_send(s->srv->sched, CV_SCHED_EXTERNAL, &s->actor, cv_stanza_node(st));
+}
+
 int cv__route_stream_end(cv_c2s_t *s)
 {
     cv_stanza_t *st = NULL;
@@ -453,6 +465,12 @@ static void route_stanza(cv_c2s_t *s, cv_worker_t *self, cv_stanza_t *st)
            answers them was posted to the session's ring before this close request
            (FIFO inbox): the answers leave before our closing tag (RFC 6120 §4.4). */
         cv__c2s_close_async(s, self, CV_SE_NONE);
+        cv_stanza_free(st);
+        pending_done(s, self);
+        return;
+    }
+    if (is_internal(root, CV_PRESENCE_REFRESH)) {
+        cv__presence_refresh(s->srv, self, s);
         cv_stanza_free(st);
         pending_done(s, self);
         return;

@@ -63,6 +63,57 @@ async def test_stanzas_before_the_close_are_answered(ctx):
         check(seen == want + ['close', 'eof'], '%s: the server sent %s' % (how, seen))
 
 
+async def test_replaced_session_does_not_leave_contacts_seeing_it_offline(ctx):
+    """A client that reconnects with the same resource replaces its old session (RFC 6120
+    §7.7.2.2). The old session's unavailable presence and the new one's available presence
+    carry the same full JID and come from two actors; whatever their order, the contact
+    must end up seeing the full JID available, with the new status (RFC 6121 §4.4)."""
+    srv = await ctx.server(users={'alice': USERS['alice'], 'bob': 'builder-bob1'},
+                           plain_listener={'allow_plain_without_tls': 'true'})
+    for a, b in (('alice', 'bob'), ('bob', 'alice')):
+        rc, out = srv.ctl('roster-add', '%s@%s' % (a, HOST), '%s@%s' % (b, HOST), 'both')
+        check(rc == 0, 'corvidctl roster-add: %s' % out.strip())
+
+    async def session(user, password, resource, status):
+        c = await raw_connect(ctx, srv.plain_port)
+        await c.open()
+        el = await c.auth_plain(user, password)
+        check(el.tag.endswith('success'), 'PLAIN for %s: %s' % (user, el.tag))
+        await c.bind(resource)
+        await c.send('<presence><status>%s</status></presence>' % status)
+        return c
+
+    async def presences_for(c, secs):
+        got = []
+        end = asyncio.get_running_loop().time() + secs
+        while True:
+            left = end - asyncio.get_running_loop().time()
+            if left <= 0:
+                return got
+            try:
+                kind, el = await c.recv(left)
+            except asyncio.TimeoutError:
+                return got
+            if kind == 'el' and el.tag.endswith('presence') and \
+                    el.get('from') == ALICE + '/phone':
+                st = [x.text for x in el if x.tag.endswith('status')]
+                got.append((el.get('type') or 'available', st[0] if st else None))
+
+    watcher = await session('bob', 'builder-bob1', 'watch', 'watching')
+    old = await session('alice', USERS['alice'], 'phone', '0')
+    await presences_for(watcher, 0.3)
+    wrong = []
+    for i in range(1, 13):
+        new = await session('alice', USERS['alice'], 'phone', str(i))
+        got = await presences_for(watcher, 0.4)
+        if not got or got[-1] != ('available', str(i)):
+            wrong.append((i, got))
+        old.close()
+        old = new
+    check(not wrong, '%d of 12 reconnects left bob seeing alice/phone wrong, e.g. round %d: %s'
+          % (len(wrong), wrong[0][0], wrong[0][1]) if wrong else '')
+
+
 async def test_failed_logins_throttled_per_ip(ctx):
     srv = await ctx.server(users=USERS, sets={'auth.max_failures_per_ip': '3'})
     for i in range(3):
