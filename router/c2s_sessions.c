@@ -105,7 +105,8 @@ int cv__c2s_sessions_bind(cv_c2s_t *s)
 {
     cv_sess_entry_t *replaced = NULL;
     s->entry.jid = &s->jid;
-    int rc = cv_sessions_insert(s->srv->sessions, &s->entry, hold_replaced, &replaced);
+    int rc =
+        cv_sessions_insert(s->srv->sessions, &s->entry, CV_MAX_RESOURCES, hold_replaced, &replaced);
     if (rc < 0)
         return rc;
     if (replaced) {

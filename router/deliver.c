@@ -323,7 +323,7 @@ int cv__deliver(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *target, const cv_
 
 typedef struct wanted_s {
     int (*want)(const cv_c2s_t *s);
-    cv_c2s_t *found[64];
+    cv_c2s_t *found[CV_MAX_RESOURCES];
     size_t n;
 } wanted_t;
 
@@ -331,7 +331,7 @@ static void collect_wanted(cv_sess_entry_t *e, void *arg)
 {
     wanted_t *w = arg;
     cv_c2s_t *s = cv__c2s_of_entry(e);
-    if (w->n < 64 && w->want(s)) {
+    if (w->n < CV_MAX_RESOURCES && w->want(s)) {
         cv__c2s_hold(s);
         w->found[w->n++] = s;
     }

@@ -19,10 +19,9 @@
 
 /* ---- sessions of an account ---- */
 
-#define MAX_RES 64
 typedef struct sessions_s {
-    cv_c2s_t *s[MAX_RES];
-    cv_payload_t *presence[MAX_RES]; /* their last available presence (held), or NULL */
+    cv_c2s_t *s[CV_MAX_RESOURCES];
+    cv_payload_t *presence[CV_MAX_RESOURCES]; /* their last available presence (held), or NULL */
     size_t n;
     const cv_c2s_t *skip; /* leave this session out */
 } sessions_t;
@@ -31,7 +30,7 @@ static void collect_available(cv_sess_entry_t *e, void *arg)
 {
     sessions_t *a = arg;
     cv_c2s_t *s = cv__c2s_of_entry(e);
-    if (a->n == MAX_RES || s == a->skip || !cv__c2s_is_available(s))
+    if (a->n == CV_MAX_RESOURCES || s == a->skip || !cv__c2s_is_available(s))
         return;
     cv__c2s_hold(s);
     a->presence[a->n] = s->last_presence;

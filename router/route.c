@@ -124,16 +124,15 @@ static void bounce(route_t *r, cv_stanza_err_t cond, const char *text)
 }
 
 /* The sessions of one account, collected under the shard lock with a reference each. */
-#define ROUTE_MAX_RESOURCES 64
 typedef struct resources_s {
-    cv_c2s_t *found[ROUTE_MAX_RESOURCES];
+    cv_c2s_t *found[CV_MAX_RESOURCES];
     size_t n;
 } resources_t;
 
 static void collect(cv_sess_entry_t *e, void *arg)
 {
     resources_t *res = arg;
-    if (res->n == ROUTE_MAX_RESOURCES)
+    if (res->n == CV_MAX_RESOURCES)
         return;
     cv_c2s_t *s = cv__c2s_of_entry(e);
     cv__c2s_hold(s);
@@ -356,7 +355,7 @@ static void route(route_t *r)
     cv_jid_t to = CV_JID_INIT;
     cv_rules_in_t in;
     resources_t res = {{NULL}, 0};
-    cv_c2s_t *targets[ROUTE_MAX_RESOURCES];
+    cv_c2s_t *targets[CV_MAX_RESOURCES];
     char to_buf[CV_JID_BUF_SIZE]; /* `to` lives here: no allocation per stanza */
 
     memset(&in, 0, sizeof in);

@@ -51,31 +51,44 @@ static shard_t *shard_of(cv_sessions_t *t, uint64_t bare_hash)
     return &t->shards[(bare_hash >> 32) & t->mask];
 }
 
-int cv_sessions_insert(cv_sessions_t *t, cv_sess_entry_t *e, void (*hold)(cv_sess_entry_t *old),
-                       cv_sess_entry_t **replaced)
+int cv_sessions_insert(cv_sessions_t *t, cv_sess_entry_t *e, size_t max_per_bare,
+                       void (*hold)(cv_sess_entry_t *old), cv_sess_entry_t **replaced)
 {
     e->bare_hash = cv_jid_bare_hash(e->jid);
     shard_t *sh = shard_of(t, e->bare_hash);
+    cv_sess_entry_t **same = NULL; /* link to the entry with e's full JID */
+    size_t siblings = 0;           /* entries with e's bare JID */
+    int rc = 0;
+
     *replaced = NULL;
     pthread_mutex_lock(&sh->lock);
     for (cv_sess_entry_t **pp = &sh->chain; *pp; pp = &(*pp)->next) {
         cv_sess_entry_t *old = *pp;
-        if (old->bare_hash == e->bare_hash && cv_jid_full_eq(old->jid, e->jid)) {
-            *pp = old->next;
-            old->next = NULL;
-            old->in_table = 0;
-            sh->count--;
-            hold(old);
-            *replaced = old;
-            break;
-        }
+        if (old->bare_hash != e->bare_hash || !cv_jid_bare_eq(old->jid, e->jid))
+            continue;
+        siblings++;
+        if (cv_jid_full_eq(old->jid, e->jid))
+            same = pp;
+    }
+    if (same) {
+        cv_sess_entry_t *old = *same;
+        *same = old->next;
+        old->next = NULL;
+        old->in_table = 0;
+        sh->count--;
+        hold(old);
+        *replaced = old;
+    } else if (siblings >= max_per_bare) {
+        rc = CV_ELIMIT;
+        goto out;
     }
     e->next = sh->chain;
     sh->chain = e;
     e->in_table = 1;
     sh->count++;
+out:
     pthread_mutex_unlock(&sh->lock);
-    return 0;
+    return rc;
 }
 
 void cv_sessions_remove(cv_sessions_t *t, cv_sess_entry_t *e)

@@ -27,11 +27,18 @@ typedef struct cv_sess_entry_s {
 int cv_sessions_create(cv_sessions_t **out, unsigned shards);
 void cv_sessions_free(cv_sessions_t *t);
 
+/* The most resources one account may have bound at once: the router gathers an account's
+   sessions into arrays of this size, so a bind past it is refused (RFC 6120 §7.6.2.1,
+   resource-constraint) rather than leave some resources out of routing. */
+#define CV_MAX_RESOURCES 64
+
 /* Inserts e. When an entry with the same full JID is there, it is unlinked and, still
    under the shard lock, passed to hold() so the caller can take a reference before any
-   other thread could free it; then *replaced is set to it. Returns 0 or -CV_E*. */
-int cv_sessions_insert(cv_sessions_t *t, cv_sess_entry_t *e, void (*hold)(cv_sess_entry_t *old),
-                       cv_sess_entry_t **replaced);
+   other thread could free it; then *replaced is set to it. Otherwise, when e's bare JID
+   has max_per_bare entries already, nothing changes and CV_ELIMIT is returned. Returns 0
+   or -CV_E*. */
+int cv_sessions_insert(cv_sessions_t *t, cv_sess_entry_t *e, size_t max_per_bare,
+                       void (*hold)(cv_sess_entry_t *old), cv_sess_entry_t **replaced);
 /* Removes e if it is still in the table (it may have been replaced). */
 void cv_sessions_remove(cv_sessions_t *t, cv_sess_entry_t *e);
 /* Calls visit(e, arg) for every entry whose bare JID equals bare's (its resource is

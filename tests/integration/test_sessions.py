@@ -114,6 +114,48 @@ async def test_replaced_session_does_not_leave_contacts_seeing_it_offline(ctx):
           % (len(wrong), wrong[0][0], wrong[0][1]) if wrong else '')
 
 
+async def test_resources_per_account_are_bounded(ctx):
+    """An account binds at most 64 resources at once (the router gathers an account's
+    sessions into arrays that size): the 65th bind is refused with resource-constraint
+    (RFC 6120 §7.6.2.1), and every bound resource, the first included, is still reached by
+    its full JID; once one leaves, a new one binds."""
+    srv = await ctx.server(users=USERS, plain_listener={'allow_plain_without_tls': 'true'})
+    from harness import NS_BIND, stanza_error
+
+    async def authenticated():
+        c = await raw_connect(ctx, srv.plain_port)
+        await c.open()
+        el = await c.auth_plain('alice', USERS['alice'])
+        check(el.tag.endswith('success'), 'PLAIN: %s' % el.tag)
+        return c
+    bound = []
+    for i in range(64):
+        c = await authenticated()
+        await c.bind('r%d' % i)
+        bound.append(c)
+    extra = await authenticated()
+    extra.restart()
+    await extra.open()
+    el = await extra.iq("<bind xmlns='%s'><resource>r64</resource></bind>" % NS_BIND,
+                        type_='set')
+    check(stanza_error(el) == ('wait', 'resource-constraint') or
+          (stanza_error(el) or ('', ''))[1] == 'resource-constraint',
+          'the 65th bind: %s' % el.get('type'))
+    async def reaches(sender, i):
+        await sender.send("<message to='%s/r%d' type='chat'><body>to r%d</body></message>"
+                          % (ALICE, i, i))
+        el = await bound[i].element()
+        check(el.tag.endswith('message') and el.findtext('{jabber:client}body') == 'to r%d' % i,
+              'r%d did not get the message to its full JID' % i)
+    for i in (0, 31, 63):
+        await reaches(bound[63], i)
+    bound[0].close()
+    await asyncio.sleep(0.3)
+    c = await authenticated()
+    await c.bind('r64')
+    await reaches(c, 1)
+
+
 async def test_failed_logins_throttled_per_ip(ctx):
     srv = await ctx.server(users=USERS, sets={'auth.max_failures_per_ip': '3'})
     for i in range(3):
