@@ -329,9 +329,25 @@ static cv_sub_state_t state_of(const cv_store_roster_item_t *it)
 
 /* Applies a subscription transition to user@host's item for contact; stores it and
    pushes it. Returns the result; *status keeps a request's status text. */
+/* Whether the change r would add a record to user@host's roster, which holds
+   limits.max_roster_items already (RFC 6121 §2.3.3 applies that limit to roster sets; a
+   subscription must not get round it). Under the roster lock. */
+static int roster_full_for(cv_server_t *srv, const char *user, const char *host,
+                           const cv_store_roster_item_t *old, const cv_sub_result_t *r)
+{
+    size_t count = 0;
+    if (old || !r->changed || cv_sub_state_is_absent(r->next))
+        return 0;
+    return cv_store_roster_count(srv->store, host, user, &count) == 0 &&
+           count >= srv->config->max_roster_items;
+}
+
+/* Applies a subscription stanza to user@host's record for contact (stored, pushed). When
+   it would add a record to a full roster, nothing changes, the result asks for nothing
+   and *full (if given) is set. */
 static cv_sub_result_t apply(cv_server_t *srv, cv_worker_t *self, const char *user,
                              const char *host, const char *contact, cv_sub_type_t type, int inbound,
-                             const char *status)
+                             const char *status, int *full)
 {
     cv_store_roster_item_t *old = NULL;
     cv_sub_result_t r;
@@ -342,6 +358,15 @@ static cv_sub_result_t apply(cv_server_t *srv, cv_worker_t *self, const char *us
     rc = cv_store_roster_get_item(srv->store, host, user, contact, &old);
     r = inbound ? cv_sub_inbound(state_of(rc == 0 ? old : NULL), type)
                 : cv_sub_outbound(state_of(rc == 0 ? old : NULL), type);
+    if (roster_full_for(srv, user, host, old, &r)) {
+        cv__roster_unlock(host, user);
+        cv_info("subscription %s %s for %s@%s refused: the roster is full", inbound ? "from" : "to",
+                contact, user, host);
+        if (full)
+            *full = 1;
+        memset(&r, 0, sizeof r);
+        return r;
+    }
     cv_store_roster_item_t it;
     memset(&it, 0, sizeof it);
     if (old)
@@ -399,12 +424,17 @@ static void send_own_presence(cv_server_t *srv, cv_worker_t *self, const char *u
     sessions_release(&theirs);
 }
 
-/* The subscription stanza `type` from user@host (bare JID user_bare) to the local contact. */
-static void subscription(cv_server_t *srv, cv_worker_t *self, const char *user, const char *host,
-                         const char *user_bare, const cv_jid_t *contact, const char *contact_bare,
-                         cv_sub_type_t type, const char *status, int depth)
+/* The subscription stanza `type` from user@host (bare JID user_bare) to the local contact.
+   Returns CV_ELIMIT, having done nothing, when it would add a contact to user's full
+   roster; 0 otherwise. */
+static int subscription(cv_server_t *srv, cv_worker_t *self, const char *user, const char *host,
+                        const char *user_bare, const cv_jid_t *contact, const char *contact_bare,
+                        cv_sub_type_t type, const char *status, int depth)
 {
-    cv_sub_result_t out = apply(srv, self, user, host, contact_bare, type, 0, NULL);
+    int full = 0;
+    cv_sub_result_t out = apply(srv, self, user, host, contact_bare, type, 0, NULL, &full);
+    if (full)
+        return CV_ELIMIT;
     if (out.send_unavailable)
         send_own_presence(srv, self, user, host, contact, 1);
     if (!out.deliver)
@@ -421,7 +451,7 @@ static void subscription(cv_server_t *srv, cv_worker_t *self, const char *user, 
         goto presence;
     }
     cv_sub_result_t in =
-        apply(srv, self, contact->local, contact->domain, user_bare, type, 1, status);
+        apply(srv, self, contact->local, contact->domain, user_bare, type, 1, status, NULL);
     if (in.deliver) {
         static const char *const names[] = {"subscribe", "subscribed", "unsubscribe",
                                             "unsubscribed"};
@@ -438,7 +468,7 @@ static void subscription(cv_server_t *srv, cv_worker_t *self, const char *user, 
         /* §3.1.3 / §3.4: the contact's server answers "subscribed" on its behalf. */
         cv_jid_t me = {(char *)user, (char *)host, NULL, NULL};
         cv_sub_result_t back =
-            apply(srv, self, user, host, contact_bare, CV_PRES_SUBSCRIBED, 1, NULL);
+            apply(srv, self, user, host, contact_bare, CV_PRES_SUBSCRIBED, 1, NULL, NULL);
         if (back.deliver) {
             sessions_t a;
             available_of(srv, user, host, &a, NULL);
@@ -452,6 +482,7 @@ static void subscription(cv_server_t *srv, cv_worker_t *self, const char *user, 
 presence:
     if (out.send_presence)
         send_own_presence(srv, self, user, host, contact, 0);
+    return 0;
 }
 
 static void answer_probe(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, const cv_jid_t *to,
@@ -500,8 +531,9 @@ void cv__presence_server(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv_xm
         (void)cv_xml_text(stel, &status);
     if (status.len > CV_STORE_ROSTER_TEXT_MAX)
         cv_buf_clear(&status);
-    subscription(srv, self, s->user, s->host, user_bare.data, &contact, contact_bare.data, t,
-                 status.len ? status.data : NULL, 0);
+    if (subscription(srv, self, s->user, s->host, user_bare.data, &contact, contact_bare.data, t,
+                     status.len ? status.data : NULL, 0) == CV_ELIMIT)
+        cv__route_bounce(srv, self, s, st, CV_STE_NOT_ALLOWED, "the roster is full");
 out:
     cv_buf_free(&user_bare);
     cv_buf_free(&contact_bare);

@@ -295,3 +295,60 @@ async def test_pending_stanzas_stop_input_and_lose_nothing(ctx):
     items = el.findall('%s/%s' % (q('jabber:iq:roster', 'query'), q('jabber:iq:roster', 'item')))
     check(len(items) == 300, 'the roster holds %d items, not 300' % len(items))
     await srv.wait_log('stanzas pending: not reading until 4 are left')
+
+
+async def test_subscriptions_respect_the_roster_limit(ctx):
+    """limits.max_roster_items bounds a roster however items come: a subscription request
+    to a new contact from a full roster is refused with not-allowed (as a roster set is,
+    RFC 6121 §2.3.3) and stores nothing, and one from a stranger to a full roster is
+    dropped rather than stored; subscriptions with contacts already there still work."""
+    from harness import raw_connect
+    users = {'alice': 'wonderland1', 'bob': 'builder-bob1', 'carol': 'carol-pass1',
+             'dave': 'dave-pass1', 'erin': 'erin-pass1', 'frank': 'frank-pass1'}
+    srv = await ctx.server(users=users, sets={'limits.max_roster_items': '3'},
+                           plain_listener={'allow_plain_without_tls': 'true'})
+    for contact in ('bob', 'carol', 'dave'):
+        rc, out = srv.ctl('roster-add', 'alice@' + HOST, '%s@%s' % (contact, HOST), 'none')
+        check(rc == 0, 'corvidctl roster-add: %s' % out.strip())
+
+    async def raw(user):
+        c = await raw_connect(ctx, srv.plain_port)
+        await c.open()
+        el = await c.auth_plain(user, users[user])
+        check(el.tag.endswith('success'), 'PLAIN for %s' % user)
+        await c.bind('r')
+        await c.send('<presence/>')
+        return c
+
+    async def roster_size(c):
+        el = await c.iq("<query xmlns='jabber:iq:roster'/>")
+        return len(el.find('{jabber:iq:roster}query'))
+
+    async def next_presence(c, timeout):
+        try:
+            while True:
+                kind, el = await c.recv(timeout)
+                if kind == 'el' and el.tag == '{jabber:client}presence' and el.get('type'):
+                    return el
+        except asyncio.TimeoutError:
+            return None
+
+    alice, bob, frank = await raw('alice'), await raw('bob'), await raw('frank')
+    await alice.send("<presence to='erin@%s' type='subscribe'/>" % HOST)
+    el = await next_presence(alice, 5)
+    check(el is not None and el.get('type') == 'error' and
+          el.find('{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}not-allowed')
+          is not None, 'a subscribe from a full roster was not refused with not-allowed')
+    check(await roster_size(alice) == 3, 'the refused subscribe added an item')
+
+    await frank.send("<presence to='alice@%s' type='subscribe'/>" % HOST)
+    el = await next_presence(alice, 1.0)
+    check(el is None, 'a stranger\'s request reached a full roster: %s'
+          % (el.attrib if el is not None else None))
+    check(await roster_size(alice) == 3, 'the stranger\'s request added a record')
+
+    await alice.send("<presence to='bob@%s' type='subscribe'/>" % HOST)
+    el = await next_presence(bob, 5)
+    check(el is not None and el.get('type') == 'subscribe' and
+          el.get('from') == 'alice@' + HOST,
+          'a subscribe to a contact already in the full roster did not go out')
