@@ -152,15 +152,21 @@ out:
     return rc < 0 ? cv_iq_error(q, CV_STE_INTERNAL_SERVER_ERROR, NULL) : 0;
 }
 
-/* Checks one <item/> of a roster set (RFC 6121 §2.3.3, §2.1.2.x). Fills groups. */
+/* Checks one <item/> of a roster set (RFC 6121 §2.3.3, §2.1.2.x). Fills groups; on a
+   refusal sets *err to the stanza error and *why to its text. */
 static int parse_set_item(const cv_xml_node_t *el, cv_jid_t *jid, const char **groups,
-                          size_t *ngroups, cv_buf_t *texts, const char **why)
+                          size_t *ngroups, cv_buf_t *texts, cv_stanza_err_t *err, const char **why)
 {
     const char *j = cv_xml_attr(el, "jid");
     size_t n = 0;
+    *err = CV_STE_BAD_REQUEST;
     *why = "bad item";
-    if (!j || cv_jid_parse(jid, j, strlen(j)) < 0 || jid->resource)
+    if (!j || cv_jid_parse(jid, j, strlen(j)) < 0 || jid->resource) {
+        if (!jid->domain)
+            *err = CV_STE_JID_MALFORMED;
         return CV_EINVAL;
+    }
+    *err = CV_STE_NOT_ACCEPTABLE; /* §2.3.3: names and groups past the limits, empty groups */
     const char *name = cv_xml_attr(el, "name");
     if (name && strlen(name) > CV_STORE_ROSTER_TEXT_MAX) {
         *why = "name too long";
@@ -186,6 +192,7 @@ static int parse_set_item(const cv_xml_node_t *el, cv_jid_t *jid, const char **g
         }
         for (size_t k = 0; k < n; k++)
             if (!strcmp(groups[k], t->data)) {
+                *err = CV_STE_BAD_REQUEST;
                 *why = "duplicate group"; /* §2.3.3 */
                 return CV_EINVAL;
             }
@@ -203,6 +210,7 @@ static int roster_set(cv_iq_t *q)
     const char *groups[CV_STORE_ROSTER_GROUPS_MAX];
     size_t ngroups = 0, count = 0;
     const char *why = NULL;
+    cv_stanza_err_t err = CV_STE_BAD_REQUEST;
     cv_buf_t bare = CV_BUF_INIT;
     cv_store_roster_item_t *old = NULL;
     int rc, locked = 0;
@@ -214,13 +222,12 @@ static int roster_set(cv_iq_t *q)
         rc = cv_iq_error(q, CV_STE_BAD_REQUEST, "a roster set has exactly one item");
         goto out;
     }
-    rc = parse_set_item(el, &jid, groups, &ngroups, texts, &why);
-    if (rc == CV_EINVAL && !jid.domain) {
-        rc = cv_iq_error(q, CV_STE_JID_MALFORMED, NULL);
-        goto out;
-    }
+    rc = parse_set_item(el, &jid, groups, &ngroups, texts, &err, &why);
+    if (rc == CV_ENOMEM)
+        err = CV_STE_INTERNAL_SERVER_ERROR;
     if (rc < 0) {
-        rc = cv_iq_error(q, rc == CV_ELIMIT ? CV_STE_NOT_ACCEPTABLE : CV_STE_BAD_REQUEST, why);
+        rc = cv_iq_error(q, err,
+                         err == CV_STE_BAD_REQUEST || err == CV_STE_NOT_ACCEPTABLE ? why : NULL);
         goto out;
     }
     rc = cv_jid_format_bare(&jid, &bare);

@@ -158,6 +158,14 @@ async def test_roster_set_get_remove_and_versions(ctx):
         raise
     except Exception as e:
         check('bad-request' in str(getattr(e, 'iq', e)), 'duplicate groups: %s' % e)
+    # An empty group is not-acceptable (§2.3.3).
+    try:
+        await roster_iq(r, 'set', [({'jid': 'tybalt@' + HOST}, [''])])
+        raise AssertionError('empty group accepted')
+    except AssertionError:
+        raise
+    except Exception as e:
+        check('not-acceptable' in str(getattr(e, 'iq', e)), 'empty group: %s' % e)
     res = await roster_iq(r, 'set', [({'jid': 'mercutio@' + HOST, 'subscription': 'remove'}, [])])
     check(res['type'] == 'result', 'remove: %s' % res)
     check(await settle(lambda: pushes[-1] == [('mercutio@' + HOST, 'remove', [])]),
