@@ -3,7 +3,7 @@ add_library(cv_base64 STATIC core/base64.c)
 target_link_libraries(cv_base64 PUBLIC cv_core)
 
 add_library(cv_sasl STATIC router/scram.c router/sasl.c)
-target_link_libraries(cv_sasl PUBLIC cv_base64 cv_core cv_wolfssl PkgConfig::IDN)
+target_link_libraries(cv_sasl PUBLIC cv_base64 cv_jid cv_core cv_wolfssl PkgConfig::IDN)
 
 cv_unit_test(test_sasl_base64 SOURCES tests/unit/test_base64.c LIBS cv_base64)
 cv_unit_test(test_sasl_scram SOURCES tests/unit/test_sasl_scram.c LIBS cv_sasl)

@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include "corvid/base64.h"
+#include "corvid/jid.h"
 #include "corvid/sasl.h"
 #include "sasl_int.h"
 
@@ -207,22 +208,26 @@ static int cb_name_valid(span_t v)
     return 1;
 }
 
-/* The authorization identity may only name the authenticated account itself: empty or
-   authcid@domain (domain compared without ASCII case). Anything richer needs JID
-   preparation and policy, which belong to the caller. */
+/* The authorization identity may only name the authenticated account itself: empty, or
+   the bare JID authcid@domain, both compared after JID preparation (RFC 7622), so any
+   spelling of the account's own JID is accepted and nothing else. */
 static int authzid_allowed(const cv_sasl_env_t *env, const cv_buf_t *authcid,
                            const cv_buf_t *authzid)
 {
+    char user[CV_JID_PART_MAX + 1];
+    cv_jid_t z = CV_JID_INIT;
+    int ok;
+
     if (authzid->len == 0)
         return 1;
-    if (!env->domain)
+    if (!env->domain || !authcid->data || cv_jid_prep_local(authcid->data, user, sizeof user) < 0)
         return 0;
-    size_t dlen = strlen(env->domain);
-    if (authzid->len != authcid->len + 1 + dlen)
+    if (cv_jid_parse(&z, authzid->data, authzid->len) < 0)
         return 0;
-    return memcmp(authzid->data, authcid->data, authcid->len) == 0 &&
-           authzid->data[authcid->len] == '@' &&
-           strncasecmp(authzid->data + authcid->len + 1, env->domain, dlen) == 0;
+    ok = z.local && !z.resource && strcmp(z.local, user) == 0 &&
+         strcasecmp(z.domain, env->domain) == 0;
+    cv_jid_free(&z);
+    return ok;
 }
 
 /* Whole-message sanity shared by every mechanism: bounded, and (for SCRAM) UTF-8 without

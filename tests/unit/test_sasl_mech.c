@@ -624,6 +624,15 @@ static void test_plain(void)
     CHECK(plain(&env, PLAIN_MSG("juliet@example.com\0juliet\0r0m30myr0m30"), 1, &f, who,
                 sizeof(who)) == 0);
     CHECK(strcmp(who, "juliet") == 0);
+    /* Any spelling of the account's own JID (RFC 7622 preparation) is the account. */
+    CHECK(plain(&env, PLAIN_MSG("JULIET@Example.COM\0juliet\0r0m30myr0m30"), 1, &f, who,
+                sizeof(who)) == 0);
+    CHECK(plain(&env, PLAIN_MSG("juliet@example.com/balcony\0juliet\0r0m30myr0m30"), 0, &f, NULL,
+                0) == CV_EAUTH);
+    CHECK(f == CV_SASL_FAIL_INVALID_AUTHZID);
+    CHECK(plain(&env, PLAIN_MSG("juliet@@example.com\0juliet\0r0m30myr0m30"), 0, &f, NULL, 0) ==
+          CV_EAUTH);
+    CHECK(f == CV_SASL_FAIL_INVALID_AUTHZID);
     /* The password is SASLprepped before comparison. */
     CHECK(plain(&env, PLAIN_MSG("\0ixuser\0\xe2\x85\xa8"), 0, &f, NULL, 0) == 0);
 
