@@ -104,6 +104,9 @@ static int register_finish(cv__c2s_job_t *j)
         rc = cv__c2s_iq_result(s, iq);
     } else if (rj->rc == CV_EEXIST) {
         rc = cv__c2s_stanza_error(s, iq, CV_STE_CONFLICT, "that username is taken");
+    } else if (rj->rc == CV_ELIMIT) {
+        rc =
+            cv__c2s_stanza_error(s, iq, CV_STE_RESOURCE_CONSTRAINT, "the server's storage is full");
     } else {
         rc = cv__c2s_stanza_error(s, iq, CV_STE_INTERNAL_SERVER_ERROR, NULL);
     }
@@ -154,6 +157,10 @@ static int create_account(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_nod
         goto error;
     why = "that username is not allowed";
     if (cv_jid_prep_local(username.data, user, sizeof user) < 0)
+        goto error;
+    /* RFC 7622 allows 1023 bytes; the store keys an account by host and name together. */
+    why = "that username is too long";
+    if (strlen(user) + strlen(s->host) > CV_STORE_LMDB_KEY_MAX)
         goto error;
     why = "the password is too short";
     if (password.len < s->srv->config->min_password_length)

@@ -51,6 +51,11 @@ async def test_register_login_change_cancel(ctx):
     res = await r.iq(register_body('NewBie', 'other-pass-2'), type_='set')
     check(stanza_error(res) == ('cancel', 'conflict'),
           'registration of NewBie after newbie: %s' % show(res))
+    # RFC 7622 allows long localparts, the store keys accounts by host and name together:
+    # one past that is refused as not-acceptable, not as a server error.
+    res = await r.iq(register_body('x' * 600, 'long-name-pass1'), type_='set')
+    check(stanza_error(res) is not None and stanza_error(res)[1] == 'not-acceptable',
+          'registration of a 600-byte name: %s' % show(res))
     res = await r.iq(register_body('shorty', 'abc'), type_='set')
     check(stanza_error(res) is not None and stanza_error(res)[1] == 'not-acceptable',
           'password shorter than registration.min_password_length: %s' % show(res))
