@@ -85,6 +85,15 @@ int cv__c2s_bind_resource(cv_c2s_t *s, const char *resource, cv_stanza_err_t *er
     return 0;
 }
 
+/* Another <resource/> of the bind namespace after el, or NULL. */
+static const cv_xml_node_t *next_resource(const cv_xml_node_t *el)
+{
+    for (const cv_xml_node_t *n = cv_xml_next_element(el); n; n = cv_xml_next_element(n))
+        if (!strcmp(n->name, "resource") && !strcmp(n->ns, CV_NS_BIND))
+            return n;
+    return NULL;
+}
+
 int cv__c2s_bind(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *bind)
 {
     const char *type = cv_xml_attr(iq, "type");
@@ -96,6 +105,9 @@ int cv__c2s_bind(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_t *bind
     int rc = 0;
 
     if (!type || strcmp(type, "set") != 0 || strcmp(bind->name, "bind") != 0)
+        goto error;
+    /* RFC 6120 §7 (and its schema): at most one <resource/>, holding text only. */
+    if (res_el && (cv_xml_first_element(res_el) || next_resource(res_el)))
         goto error;
     if (res_el) {
         rc = cv_xml_text(res_el, &text);

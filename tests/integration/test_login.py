@@ -243,6 +243,27 @@ async def test_header_split_anywhere(ctx):
         r.close()
 
 
+async def test_bind_with_a_malformed_resource_is_refused(ctx):
+    """A bind request holds at most one <resource/> with text only (RFC 6120 §7 and its
+    schema): two resources, or an element inside one, get bad-request, and a proper bind
+    on the same stream still works."""
+    from harness import NS_BIND, stanza_error
+    srv = await ctx.server(users=USERS, plain_listener={'allow_plain_without_tls': 'true'})
+    r = await raw_connect(ctx, srv.plain_port)
+    await r.open()
+    el = await r.auth_plain('alice', USERS['alice'])
+    check(el.tag == q(NS_SASL, 'success'), 'PLAIN: %s' % show(el))
+    r.restart()
+    await r.open()
+    for body in ('<resource>a</resource><resource>b</resource>',
+                 '<resource>a<x xmlns="urn:x">b</x></resource>'):
+        el = await r.iq("<bind xmlns='%s'>%s</bind>" % (NS_BIND, body), type_='set')
+        check(stanza_error(el) == ('modify', 'bad-request'), 'bind with %s: %s'
+              % (body, show(el)))
+    el = await r.iq("<bind xmlns='%s'><resource>fine</resource></bind>" % NS_BIND, type_='set')
+    check(el.get('type') == 'result', 'a proper bind after the refusals: %s' % show(el))
+
+
 async def test_bulk_accounts_log_in(ctx):
     """corvidctl adduser-bulk makes load-test accounts that log in with SCRAM and PLAIN;
     running it again keeps them; a wrong password still fails."""
