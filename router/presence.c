@@ -360,8 +360,9 @@ static cv_sub_result_t apply(cv_server_t *srv, cv_worker_t *self, const char *us
                 : cv_sub_outbound(state_of(rc == 0 ? old : NULL), type);
     if (roster_full_for(srv, user, host, old, &r)) {
         cv__roster_unlock(host, user);
-        cv_info("subscription %s %s for %s@%s refused: the roster is full", inbound ? "from" : "to",
-                contact, user, host);
+        /* Debug only: strangers can send requests to a full roster as fast as they like. */
+        cv_debug("subscription %s %s for %s@%s refused: the roster is full",
+                 inbound ? "from" : "to", contact, user, host);
         if (full)
             *full = 1;
         memset(&r, 0, sizeof r);

@@ -251,6 +251,70 @@ out:
     return rc;
 }
 
+/* The contacts of an account being deleted, copied out of the roster walk. */
+typedef struct contacts_s {
+    char **v;
+    size_t n, cap;
+} contacts_t;
+
+static int note_contact(void *ctx, const cv_store_roster_item_t *item)
+{
+    contacts_t *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return CV_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n] = strdup(item->contact);
+    return l->v[l->n++] ? 0 : CV_ENOMEM;
+}
+
+/* What an in-band cancel does through presence (RFC 6121 §2.5.2 both ways), done in the
+   store: each local contact's record for the deleted account loses every subscription
+   and pending request, and goes if it was only a pending request, so whoever registers
+   the name later inherits none of them. Contacts online now are not told (no roster
+   push): their next roster request shows it. */
+static int release_contacts(const cv_config_t *cfg, cv_store_t *st, const cv_jid_t *jid)
+{
+    contacts_t l = {NULL, 0, 0};
+    cv_buf_t me = CV_BUF_INIT;
+    int rc = cv_store_roster_get(st, jid->domain, jid->local, note_contact, &l, NULL);
+
+    if (rc == 0)
+        rc = cv_jid_format_bare(jid, &me);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        cv_jid_t c = CV_JID_INIT;
+        cv_store_roster_item_t *it = NULL;
+        if (cv_jid_parse(&c, l.v[i], strlen(l.v[i])) == 0 && c.local &&
+            cv_config_host(cfg, c.domain) &&
+            cv_store_roster_get_item(st, c.domain, c.local, me.data, &it) == 0) {
+            if (!it->in_roster) {
+                rc = cv_store_roster_remove(st, c.domain, c.local, me.data, NULL);
+            } else {
+                it->sub = CV_STORE_SUB_NONE;
+                it->ask = it->approved = it->pending_in = false;
+                it->pending_status = NULL;
+                rc = cv_store_roster_put(st, c.domain, c.local, it, NULL);
+            }
+            if (rc == CV_ENOTFOUND)
+                rc = 0; /* the contact's account went meanwhile */
+        }
+        free(it);
+        cv_jid_free(&c);
+    }
+    if (rc < 0)
+        fprintf(stderr, "releasing the contacts of %s@%s: %s\n", jid->local, jid->domain,
+                cv_strerror(rc));
+    for (size_t i = 0; i < l.n; i++)
+        free(l.v[i]);
+    free(l.v);
+    cv_buf_free(&me);
+    return rc;
+}
+
 static int print_user(void *ctx, const char *user)
 {
     printf("%s@%s\n", user, (const char *)ctx);
@@ -285,7 +349,11 @@ static int command(const cv_config_t *cfg, cv_store_t *st, int argc, char **argv
     } else if (strcmp(cmd, "roster-add") == 0 && argc >= 3 && argc <= 5) {
         rc = roster_add(st, &jid, argc, argv);
     } else if (strcmp(cmd, "deluser") == 0 && argc == 2) {
-        rc = cv_store_account_delete(st, jid.domain, jid.local);
+        rc = cv_store_account_exists(st, jid.domain, jid.local);
+        if (rc == 0)
+            rc = release_contacts(cfg, st, &jid);
+        if (rc == 0)
+            rc = cv_store_account_delete(st, jid.domain, jid.local);
         if (rc == CV_ENOTFOUND)
             fprintf(stderr, "no account %s@%s\n", jid.local, jid.domain);
     } else {

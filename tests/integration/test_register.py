@@ -194,6 +194,44 @@ async def test_cancel_ends_the_subscriptions_of_the_account(ctx):
           'the contact got the new owner\'s presence: %s' % f.pres)
 
 
+async def test_deluser_releases_the_contacts(ctx):
+    """`corvidctl deluser` does to the contacts' rosters what an in-band cancel does: each
+    local contact's item for the deleted account keeps no subscription (and a record that
+    was only a pending request goes), so an account made again under the name inherits
+    nothing of the old one's."""
+    srv = await ctx.server(users={'friend': 'friendly-pass1', 'gone': 'gone-pass-1',
+                                  'asker': 'asker-pass-1'},
+                           plain_listener={'allow_plain_without_tls': 'true'})
+    gone, friend, asker = ('%s@%s' % (u, HOST) for u in ('gone', 'friend', 'asker'))
+    for a, b in ((gone, friend), (friend, gone)):
+        rc, out = srv.ctl('roster-add', a, b, 'both')
+        check(rc == 0, 'corvidctl roster-add: %s' % out.strip())
+    # asker asks gone for a subscription: a pending request on each side.
+    a = await im_client(ctx, srv, asker + '/r', 'asker-pass-1')
+    a.roster.auto_authorize = None
+    a.send_presence(pto=gone, ptype='subscribe')
+    check(await settle(lambda: a.client_roster[gone]['pending_out']
+                       if gone in a.client_roster.keys() else False),
+          'the subscription request of asker is not pending')
+    a.disconnect()
+
+    rc, out = srv.ctl('deluser', gone)
+    check(rc == 0, 'corvidctl deluser: %s' % out.strip())
+    rc, out = srv.ctl('adduser', gone, 'new-owner-pass1')
+    check(rc == 0, 'corvidctl adduser again: %s' % out.strip())
+
+    f = await im_client(ctx, srv, friend + '/r', 'friendly-pass1')
+    check(subscription_of(f, gone) == 'none',
+          'the friend\'s item for the deleted account says %r' % subscription_of(f, gone))
+    a = await im_client(ctx, srv, asker + '/r', 'asker-pass-1')
+    check(not (gone in a.client_roster.keys() and a.client_roster[gone]['pending_out']),
+          'the request to the deleted account is still pending')
+    n = await im_client(ctx, srv, gone + '/new', 'new-owner-pass1')
+    await asyncio.sleep(0.5)
+    check(not [p for p in n.pres if p[0] in (friend, asker)],
+          'the new owner of the name got presence meant for the old one: %s' % n.pres)
+
+
 async def test_registration_off_by_default(ctx):
     srv = await ctx.server(users={'alice': 'wonderland1'})
     r = await raw_connect(ctx, srv.tls_port, tls=True)
