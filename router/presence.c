@@ -166,6 +166,10 @@ static int fanout_item(void *arg, const cv_store_roster_item_t *it)
         return 0;
     if (!is_local(f->srv, &c))
         goto out;
+    /* A user subscribed to herself: her own resources get her presence anyway (RFC 6121
+       §4.2.2), once. */
+    if (!strcmp(c.local, f->s->user) && !strcmp(c.domain, f->s->host))
+        goto out;
     /* XEP-0191 §3.3: no presence to or from a blocked contact (the contact's side is
        checked where its sessions are collected). */
     if (atomic_load(&f->s->has_blocklist) &&
@@ -403,7 +407,9 @@ static void send_own_presence(cv_server_t *srv, cv_worker_t *self, const char *u
 {
     sessions_t mine;
     sessions_t theirs;
-    if (!is_local(srv, to))
+    /* To herself: her resources have each other's presence already, and an unavailable
+       would wrongly say those still online went away. */
+    if (!is_local(srv, to) || (!strcmp(to->local, user) && !strcmp(to->domain, host)))
         return;
     available_of(srv, user, host, &mine, NULL);
     available_of(srv, to->local, to->domain, &theirs, NULL);

@@ -360,3 +360,28 @@ async def test_subscriptions_respect_the_roster_limit(ctx):
     check(el is not None and el.get('type') == 'subscribe' and
           el.get('from') == 'alice@' + HOST,
           'a subscribe to a contact already in the full roster did not go out')
+
+
+async def test_subscription_to_oneself_sends_nothing_twice(ctx):
+    """A user may subscribe to her own bare JID; her resources get each other's presence
+    anyway (RFC 6121 §4.2.2). Each presence must still reach them once, and removing the
+    item must not tell her that her own online resources went away."""
+    srv = await ctx.server(users=USERS)
+    r1 = await user(ctx, srv, ROMEO + '/one', approve=True)
+    r1.send_presence(pto=ROMEO, ptype='subscribe')
+    check(await settle(lambda: sub(r1, ROMEO) == 'both'), 'self-subscription: %s'
+          % sub(r1, ROMEO))
+    r1.pres.clear()
+    r2 = await user(ctx, srv, ROMEO + '/two')
+    check(await settle(lambda: (ROMEO + '/two', 'available') in r1.pres), 'r1 saw %s' % r1.pres)
+    await asyncio.sleep(0.5)
+    check(r1.pres.count((ROMEO + '/two', 'available')) == 1,
+          'romeo/one got romeo/two\'s presence %d times: %s'
+          % (r1.pres.count((ROMEO + '/two', 'available')), r1.pres))
+    r1.pres.clear()
+    res = await roster_iq(r1, 'set', [({'jid': ROMEO, 'subscription': 'remove'}, [])])
+    check(res['type'] == 'result', 'remove: %s' % res)
+    await asyncio.sleep(0.5)
+    check((ROMEO + '/two', 'unavailable') not in r1.pres,
+          'removing the self-subscription said romeo/two went away: %s' % r1.pres)
+    await r2.ping_server()
