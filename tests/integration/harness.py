@@ -728,6 +728,31 @@ async def login(ctx, port, jid, password, mech=None, direct_tls=False, strip_cb=
     return c
 
 
+async def im_client(ctx, port, jid, password, approve=None):
+    """A logged-in slixmpp client for IM tests: c.got records the chat/normal bodies it
+    receives with their XEP-0203 stamp (or None), c.pres the (full JID, type) of each
+    presence; subscription requests are approved (approve=True) or left to the test
+    (None), and it never subscribes back on its own. It has fetched its roster and sent
+    initial presence."""
+    c = await login(ctx, port, jid, password, mech='SCRAM-SHA-256')
+    c.register_plugin('xep_0203')
+    c.got = []
+    c.pres = []
+    c.add_event_handler('message', lambda m: c.got.append(
+        (m['body'], m['delay']['stamp'] if m.get_plugin('delay', check=True) else None)))
+    c.add_event_handler('presence', lambda p: c.pres.append((p['from'].full, p['type'])))
+    c.roster.auto_authorize = approve
+    c.roster.auto_subscribe = False
+    await c.get_roster()
+    c.send_presence()
+    return c
+
+
+def subscription_of(c, jid):
+    """The subscription state of jid in the client's roster, or None."""
+    return c.client_roster[jid]['subscription'] if jid in c.client_roster.keys() else None
+
+
 async def login_fails(ctx, port, jid, password, mech=None, direct_tls=False, strip_cb=True):
     """Asserts a login is refused; returns the SASL failure conditions the client saw."""
     outcome, c = await attempt_login(ctx, port, jid, password, mech=mech, direct_tls=direct_tls,

@@ -4,7 +4,7 @@ delay stamp, and blocking (XEP-0191)."""
 
 import asyncio
 
-from harness import HOST, check, login, settle
+from harness import HOST, check, im_client, settle, subscription_of
 
 USERS = {'romeo': 'montague1', 'juliet': 'capulet12'}
 ROMEO = 'romeo@' + HOST
@@ -12,25 +12,11 @@ JULIET = 'juliet@' + HOST
 
 
 async def user(ctx, srv, jid, approve=False):
-    name = jid.split('@')[0]
-    c = await login(ctx, srv.starttls_port, jid, USERS[name], mech='SCRAM-SHA-256')
-    c.register_plugin('xep_0203')
-    c.got = []
-    c.pres = []
-    c.add_event_handler('message', lambda m: c.got.append(
-        (m['body'], m['delay']['stamp'] if m.get_plugin('delay', check=True) else None)))
-    c.add_event_handler('presence', lambda p: c.pres.append((p['from'].full, p['type'])))
-    # slixmpp answers requests itself: approve (True) or leave them to the test (None),
-    # and never subscribes back on its own.
-    c.roster.auto_authorize = True if approve else None
-    c.roster.auto_subscribe = False
-    await c.get_roster()
-    c.send_presence()
-    return c
+    return await im_client(ctx, srv.starttls_port, jid, USERS[jid.split('@')[0]],
+                           approve=True if approve else None)
 
 
-def sub(c, jid):
-    return c.client_roster[jid]['subscription'] if jid in c.client_roster.keys() else None
+sub = subscription_of
 
 
 async def test_walkthrough(ctx):

@@ -326,6 +326,27 @@ async def test_batch_whose_session_went_away_goes_back_in_place(ctx):
     await next_session_gets_all(ctx, srv, 'back', n)
 
 
+async def collection_on_a_failing_disk(ctx, tag, n):
+    """Juliet has n messages tagged tag stored; her session 'balcony' sends initial
+    presence while every disk sync fails (slowsync.c with CV_SLOWSYNC_FAIL, at once), so
+    the collection's delete fails. Returns the server, the fault's flag file and its
+    directory (to remove), the client and the warning the failure logged."""
+    srv, flag, flag_dir = await slowsync_server(ctx, {'CV_SLOWSYNC_FAIL': '1',
+                                                      'CV_SLOWSYNC_MS': '0'})
+    warning = 'offline messages of %s: storage failure' % JULIET
+    try:
+        await store_for_juliet(ctx, srv, tag, n)
+        j = await client(ctx, srv, JULIET + '/balcony', presence=False)
+        open(flag, 'w').close()
+        j.send_presence()
+        check(await srv.wait_log(warning, 10), 'no warning about the collection\'s failed '
+              'delete')
+    except BaseException:
+        shutil.rmtree(flag_dir, ignore_errors=True)
+        raise
+    return srv, flag, flag_dir, j, warning
+
+
 async def test_collection_whose_delete_fails_to_sync_hands_over_nothing(ctx):
     """A collection deletes its batch before it hands it over; if that delete cannot be
     made durable (the disk sync fails: slowsync.c with CV_SLOWSYNC_FAIL, every sync an
@@ -338,18 +359,8 @@ async def test_collection_whose_delete_fails_to_sync_hands_over_nothing(ctx):
     page is written, which goes through an O_DSYNC descriptor and no sync call: the commit
     is aborted whole.)"""
     n = 30
-    srv, flag, flag_dir = await slowsync_server(ctx, {'CV_SLOWSYNC_FAIL': '1',
-                                                      'CV_SLOWSYNC_MS': '0'})
-    warning = 'offline messages of %s: storage failure' % JULIET
+    srv, flag, flag_dir, j, warning = await collection_on_a_failing_disk(ctx, 'fail', n)
     try:
-        await store_for_juliet(ctx, srv, 'fail', n)
-        j = await client(ctx, srv, JULIET + '/balcony', presence=False)
-        open(flag, 'w').close()
-        j.send_presence()
-        check(await settle(lambda: os.path.exists(flag + '.stalled'), 10),
-              'no store commit after juliet\'s initial presence')
-        check(await srv.wait_log(warning, 10), 'no warning about the collection\'s failed '
-              'delete')
         await asyncio.sleep(0.5)  # room for a message handed over anyway to arrive
         got = numbers(j.got, 'fail')
         check(not got, 'juliet got %d of the messages whose delete failed (first %s): the '
@@ -386,16 +397,8 @@ async def test_collection_that_failed_is_retried_for_a_client_that_only_listens(
     still fails, the retries fail alike and the warnings about them are rate-limited (one
     per 10 s), while every failed commit is still logged by the store."""
     n = 30
-    srv, flag, flag_dir = await slowsync_server(ctx, {'CV_SLOWSYNC_FAIL': '1',
-                                                      'CV_SLOWSYNC_MS': '0'})
-    warning = 'offline messages of %s: storage failure' % JULIET
+    srv, flag, flag_dir, j, warning = await collection_on_a_failing_disk(ctx, 'listen', n)
     try:
-        await store_for_juliet(ctx, srv, 'listen', n)
-        j = await client(ctx, srv, JULIET + '/balcony', presence=False)
-        open(flag, 'w').close()
-        j.send_presence()
-        check(await srv.wait_log(warning, 10), 'no warning about the collection\'s failed '
-              'delete')
         failed_commits = srv.log().count('Input/output error')
         os.unlink(flag + '.stalled')
         check(await settle(lambda: os.path.exists(flag + '.stalled'), 9),
