@@ -145,3 +145,72 @@ void cv__c2s_sessions_unbind(cv_c2s_t *s)
     if (s->entry.jid)
         cv_sessions_remove(s->srv->sessions, &s->entry);
 }
+
+/* ---- accounts deleted by another process ---- */
+
+/* How often ring 0 reads the store's log of deleted accounts. */
+#define CV_DELETIONS_EVERY_MS 1000u
+
+/* Owned by its timer: freed when the ring stops. */
+typedef struct deletions_s {
+    cv_net_task_t arm;
+    cv_net_timer_t timer;
+    cv_server_t *srv;
+    uint64_t cursor; /* the last deletion acted on */
+} deletions_t;
+
+static int any_session(const cv_c2s_t *s, const void *arg)
+{
+    CV_UNUSED(s);
+    CV_UNUSED(arg);
+    return 1;
+}
+
+static int close_deleted(void *ctx, const char *host, const char *user)
+{
+    cv_server_t *srv = ctx;
+    cv_c2s_t *one = cv__c2s_find(srv, user, host, any_session, NULL);
+    if (one) {
+        cv_info("account %s@%s was deleted: closing its sessions", user, host);
+        cv__c2s_release(one);
+        cv__c2s_close_account(srv, user, host, CV_SE_NOT_AUTHORIZED);
+    }
+    return 0;
+}
+
+static void deletions_check(cv_net_task_t *t, cv_worker_t *w)
+{
+    deletions_t *d = (deletions_t *)((char *)t - offsetof(deletions_t, timer.task));
+    if (cv_net_worker_stopped(w)) {
+        free(d);
+        return;
+    }
+    /* A failed read is logged by the store; the next tick tries again from the same place. */
+    (void)cv_store_accounts_deleted(d->srv->store, &d->cursor, close_deleted, d->srv);
+    cv_net_timer_arm(w, &d->timer, CV_DELETIONS_EVERY_MS);
+}
+
+static void deletions_arm(cv_net_task_t *t, cv_worker_t *w)
+{
+    deletions_t *d = (deletions_t *)((char *)t - offsetof(deletions_t, arm));
+    if (cv_net_worker_stopped(w)) {
+        free(d);
+        return;
+    }
+    d->timer.task.run = deletions_check;
+    cv_net_timer_arm(w, &d->timer, CV_DELETIONS_EVERY_MS);
+}
+
+int cv_server_watch_deletions(cv_server_t *srv)
+{
+    deletions_t *d = calloc(1, sizeof *d);
+    int rc = d ? cv_store_accounts_deleted(srv->store, &d->cursor, NULL, NULL) : CV_ENOMEM;
+    if (rc < 0) {
+        free(d);
+        return rc;
+    }
+    d->srv = srv;
+    d->arm.run = deletions_arm;
+    cv_net_post(NULL, cv_net_worker(srv->net, 0), &d->arm);
+    return 0;
+}

@@ -165,6 +165,8 @@ static int run(const cv_config_t *cfg)
         goto out;
     srv.net = net;
     rc = cv_net_start(net);
+    if (rc == 0)
+        rc = cv_server_watch_deletions(&srv);
     if (rc < 0)
         goto out;
     for (size_t i = 0; i < cfg->nlisteners; i++) {

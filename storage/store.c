@@ -124,6 +124,14 @@ int cv_store_account_delete(cv_store_t *st, const char *host, const char *user)
     return st->ops->account_delete(st, host, user);
 }
 
+int cv_store_accounts_deleted(cv_store_t *st, uint64_t *cursor,
+                              int (*cb)(void *ctx, const char *host, const char *user), void *ctx)
+{
+    if (st == NULL || cursor == NULL)
+        return CV_EINVAL;
+    return st->ops->accounts_deleted(st, cursor, cb, ctx);
+}
+
 int cv_store_account_list(cv_store_t *st, const char *host, int (*cb)(void *ctx, const char *user),
                           void *ctx)
 {

@@ -48,6 +48,8 @@ typedef struct cv__store_ops_s {
                        size_t *len);
     int (*account_exists)(cv_store_t *st, const char *host, const char *user);
     int (*account_delete)(cv_store_t *st, const char *host, const char *user);
+    int (*accounts_deleted)(cv_store_t *st, uint64_t *cursor,
+                            int (*cb)(void *ctx, const char *host, const char *user), void *ctx);
     int (*account_list)(cv_store_t *st, const char *host, int (*cb)(void *ctx, const char *user),
                         void *ctx);
     int (*account_count)(cv_store_t *st, const char *host, size_t *count);
@@ -191,6 +193,7 @@ typedef struct cv__store_lmdb_s {
      * which LMDB allows from any transaction on any thread. */
     MDB_dbi dbi_meta;
     MDB_dbi dbi_accounts;
+    MDB_dbi dbi_deleted; /* log of deleted accounts: 8-byte big-endian number -> host\0user */
     MDB_dbi dbi_user[CV__LMDB_USER_DBS];
     size_t map_size; /* effective map size, for messages */
     /* Twice the number of top-level commits begun by this process, plus one while one

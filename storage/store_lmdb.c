@@ -346,6 +346,101 @@ static int lmdb_account_exists(cv_store_t *st, const char *host, const char *use
     return lmdb_account_read(lmdb_of(st), host, user, NULL, 0, NULL);
 }
 
+static void be64_put(unsigned char *b, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        b[i] = (unsigned char)v;
+}
+
+static uint64_t be64_get(const unsigned char *b)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+/* Appends host/user to the log of deleted accounts in txn, and drops the entry that
+   falls out of the CV_STORE_DELETED_KEEP newest (one per append, so the log stays
+   bounded). */
+static int deleted_log_append(store_lmdb_t *s, MDB_txn *txn, const char *host, const char *user)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    unsigned char num[8];
+    char entry[CV_STORE_LMDB_KEY_MAX + 2];
+    size_t hl = strlen(host), ul = strlen(user);
+    uint64_t next = 1;
+    int mrc = mdb_cursor_open(txn, s->dbi_deleted, &cur);
+
+    if (mrc == 0) {
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        if (mrc == 0 && k.mv_size == 8)
+            next = be64_get(k.mv_data) + 1;
+        if (mrc == MDB_NOTFOUND)
+            mrc = 0;
+    }
+    if (mrc == 0) {
+        memcpy(entry, host, hl + 1);
+        memcpy(entry + hl + 1, user, ul + 1);
+        be64_put(num, next);
+        k = (MDB_val){.mv_size = 8, .mv_data = num};
+        v = (MDB_val){.mv_size = hl + ul + 2, .mv_data = entry};
+        mrc = mdb_put(txn, s->dbi_deleted, &k, &v, MDB_APPEND);
+    }
+    if (mrc == 0 && next > CV_STORE_DELETED_KEEP) {
+        be64_put(num, next - CV_STORE_DELETED_KEEP);
+        k = (MDB_val){.mv_size = 8, .mv_data = num};
+        mrc = mdb_del(txn, s->dbi_deleted, &k, NULL);
+        if (mrc == MDB_NOTFOUND)
+            mrc = 0;
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    return cv__lmdb_rc(s, mrc, "account delete (log)");
+}
+
+static int lmdb_accounts_deleted(cv_store_t *st, uint64_t *cursor,
+                                 int (*cb)(void *ctx, const char *host, const char *user),
+                                 void *ctx)
+{
+    store_lmdb_t *s = lmdb_of(st);
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    unsigned char num[8];
+    int mrc, rc = cv__lmdb_begin(s, MDB_RDONLY, "deleted accounts (begin)", &txn);
+
+    if (rc < 0)
+        return rc;
+    mrc = mdb_cursor_open(txn, s->dbi_deleted, &cur);
+    if (mrc == 0 && !cb) {
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        if (mrc == 0 && k.mv_size == 8)
+            *cursor = be64_get(k.mv_data);
+    } else if (mrc == 0) {
+        be64_put(num, *cursor + 1);
+        k = (MDB_val){.mv_size = 8, .mv_data = num};
+        for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0 && rc == 0;
+             mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            const char *host = v.mv_data, *end = host + v.mv_size;
+            const char *user = memchr(host, '\0', v.mv_size);
+            if (k.mv_size != 8 || !user || ++user >= end || end[-1] != '\0')
+                continue; /* damaged: nothing to tell */
+            *cursor = be64_get(k.mv_data);
+            rc = cb(ctx, host, user);
+        }
+    }
+    if (mrc == MDB_NOTFOUND)
+        mrc = 0;
+    if (rc == 0)
+        rc = cv__lmdb_rc(s, mrc, "deleted accounts (read)");
+    if (cur)
+        mdb_cursor_close(cur);
+    cv__lmdb_end(txn);
+    return rc;
+}
+
 static int lmdb_account_delete(cv_store_t *st, const char *host, const char *user)
 {
     store_lmdb_t *s = lmdb_of(st);
@@ -362,6 +457,8 @@ static int lmdb_account_delete(cv_store_t *st, const char *host, const char *use
      * is gone, to be inherited by a later account of the same name. */
     if (rc == 0)
         rc = cv__store_lmdb_user_purge(s, txn, host, user);
+    if (rc == 0)
+        rc = deleted_log_append(s, txn, host, user);
     if (rc == 0)
         rc = cv__lmdb_commit(s, &txn, "account delete (commit)");
     cv__lmdb_end(txn);
@@ -525,6 +622,10 @@ static int lmdb_init_dbs(store_lmdb_t *s, const char *dir)
     mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->dbi_meta);
     if (mrc == 0)
         mrc = mdb_dbi_open(txn, "accounts", MDB_CREATE, &s->dbi_accounts);
+    /* Added after schema 3 without a version change: a build that predates it ignores it
+       (and does not log its deletions). */
+    if (mrc == 0)
+        mrc = mdb_dbi_open(txn, "deleted", MDB_CREATE, &s->dbi_deleted);
     for (int i = 0; mrc == 0 && i < CV__LMDB_USER_DBS; i++)
         mrc = mdb_dbi_open(txn, cv__store_lmdb_user_db_names[i], MDB_CREATE, &s->dbi_user[i]);
     rc = cv__lmdb_rc(s, mrc, "open (named databases)");
@@ -674,6 +775,7 @@ const cv__store_ops_t cv__store_lmdb_ops = {
     .account_get = lmdb_account_get,
     .account_exists = lmdb_account_exists,
     .account_delete = lmdb_account_delete,
+    .accounts_deleted = lmdb_accounts_deleted,
     .account_list = lmdb_account_list,
     .account_count = lmdb_account_count,
     .roster_get = cv__store_lmdb_roster_get,

@@ -54,6 +54,11 @@ typedef struct cv_server_s {
 /* Thread: main. Fills ops with the C2S callbacks bound to srv (which must outlive the
    network layer): connection events, and each loop turn running actors. */
 void cv_c2s_net_ops(cv_net_ops_t *ops, cv_server_t *srv);
+/* Thread: main, once the rings run. Ring 0 reads the store's log of deleted accounts
+   once a second and closes the sessions of each account deleted since (with
+   not-authorized), so `corvidctl deluser` on a running server ends them too. Returns 0
+   or -CV_E*. */
+int cv_server_watch_deletions(cv_server_t *srv);
 /* Thread: any. The scheduler's wake-up hook: makes worker `worker` run a turn. arg is the
    cv_server_t. */
 void cv_server_wake_worker(unsigned worker, void *arg);

@@ -122,9 +122,25 @@ int cv_store_account_get(cv_store_t *st, const char *host, const char *user, voi
 int cv_store_account_exists(cv_store_t *st, const char *host, const char *user);
 
 /* Deletes the account and, in the same transaction, all its per-user data (roster,
- * roster version, offline queue, vCard, private XML, blocklist, last activity).
+ * roster version, offline queue, vCard, private XML, blocklist, last activity), and
+ * notes the deletion in the store's log of deleted accounts (cv_store_accounts_deleted).
  * Thread: any. Returns 0, CV_ENOTFOUND, CV_EINVAL, CV_ELIMIT (database full), CV_ESTORE. */
 int cv_store_account_delete(cv_store_t *st, const char *host, const char *user);
+
+/* How many of the latest deletions the log keeps: a reader that falls further behind
+ * misses the older ones. */
+#define CV_STORE_DELETED_KEEP 4096
+
+/*
+ * The log of deleted accounts, so that a process that did not delete an account (the
+ * server, when `corvidctl deluser` did) learns of it. *cursor is a position in the log:
+ * with cb NULL it is set to the newest entry (where a reader starts); otherwise cb(ctx,
+ * host, user) is called for each deletion after it, oldest first, and *cursor moves past
+ * each. cb returning non-zero stops the walk and that value is returned.
+ * Thread: any. Returns 0, cb's value, CV_EINVAL, CV_ESTORE.
+ */
+int cv_store_accounts_deleted(cv_store_t *st, uint64_t *cursor,
+                              int (*cb)(void *ctx, const char *host, const char *user), void *ctx);
 
 /*
  * Calls cb(ctx, user) for each user of host, in byte order of the user names, from one

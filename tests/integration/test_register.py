@@ -225,6 +225,32 @@ async def test_deluser_releases_the_contacts(ctx):
           'the new owner of the name got presence meant for the old one: %s' % n.pres)
 
 
+async def test_deluser_ends_the_sessions_of_a_running_server(ctx):
+    """`corvidctl deluser` is another process: the server learns of the deletion from the
+    store's log of deleted accounts (read once a second) and ends every session of the
+    account with not-authorized, as an in-band cancel does; other accounts stay."""
+    srv = await ctx.server(users={'gone': 'gone-pass-1', 'stays': 'stays-pass-1'},
+                           plain_listener={'allow_plain_without_tls': 'true'})
+
+    async def bound(user, password, resource):
+        c = await raw_connect(ctx, srv.plain_port)
+        await c.open()
+        el = await c.auth_plain(user, password)
+        check(el.tag == q(NS_SASL, 'success'), 'PLAIN for %s: %s' % (user, show(el)))
+        await c.bind(resource)
+        return c
+    sessions = [await bound('gone', 'gone-pass-1', r) for r in ('a', 'b')]
+    other = await bound('stays', 'stays-pass-1', 'x')
+    rc, out = srv.ctl('deluser', 'gone@' + HOST)
+    check(rc == 0, 'corvidctl deluser: %s' % out.strip())
+    for name, c in zip('ab', sessions):
+        cond, _text, rest = await c.expect_stream_error(timeout=5)
+        check(cond == 'not-authorized', 'session %s after deluser: %r' % (name, cond))
+        check('eof' in rest, 'session %s not closed: %s' % (name, rest))
+    await other.ping()
+    check(await srv.wait_log('account gone@%s was deleted' % HOST, 2), 'nothing logged')
+
+
 async def test_registration_off_by_default(ctx):
     srv = await ctx.server(users={'alice': 'wonderland1'})
     r = await raw_connect(ctx, srv.tls_port, tls=True)

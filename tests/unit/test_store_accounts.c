@@ -410,6 +410,74 @@ static void test_create_many(const char *base)
     cv_store_close(st);
 }
 
+typedef struct seen_s {
+    char names[8][64];
+    int n, stop_after;
+} seen_t;
+
+static int note_deleted(void *ctx, const char *host, const char *user)
+{
+    seen_t *seen = ctx;
+    if (seen->n < 8)
+        snprintf(seen->names[seen->n], sizeof seen->names[0], "%s@%s", user, host);
+    seen->n++;
+    return seen->stop_after && seen->n == seen->stop_after ? 7 : 0;
+}
+
+/* The log of deleted accounts: a reader that starts at the newest entry sees the
+   deletions after it, oldest first, once each, and only the newest CV_STORE_DELETED_KEEP
+   are kept. (The integration tests read it from the server while corvidctl deletes.) */
+static void test_deleted_log(const char *base)
+{
+    char dir[512], name[32];
+    uint64_t cursor = 99, again = 0;
+    seen_t seen = {.n = 0};
+    snprintf(dir, sizeof dir, "%s/deleted", base);
+    mkdir(dir, 0700);
+    cv_store_t *st = open_store(dir, MAP_SIZE);
+    if (!st)
+        return;
+    CHECK_RC(cv_store_accounts_deleted(st, &cursor, NULL, NULL), 0);
+    CHECK(cursor == 99); /* an empty log leaves the start where it was */
+    cursor = 0;
+    CHECK_RC(cv_store_account_create(st, "h", "early", "c", 1), 0);
+    CHECK_RC(cv_store_account_delete(st, "h", "early"), 0);
+    CHECK_RC(cv_store_accounts_deleted(st, &cursor, NULL, NULL), 0); /* start: newest */
+    CHECK(cursor == 1);
+    CHECK_RC(cv_store_account_create(st, "h", "ann", "c", 1), 0);
+    CHECK_RC(cv_store_account_create(st, "g", "bob", "c", 1), 0);
+    CHECK_RC(cv_store_account_delete(st, "h", "ann"), 0);
+    CHECK_RC(cv_store_account_delete(st, "h", "nobody"), CV_ENOTFOUND); /* not logged */
+    CHECK_RC(cv_store_account_delete(st, "g", "bob"), 0);
+    CHECK_RC(cv_store_accounts_deleted(st, &cursor, note_deleted, &seen), 0);
+    CHECK(seen.n == 2 && !strcmp(seen.names[0], "ann@h") && !strcmp(seen.names[1], "bob@g"));
+    CHECK(cursor == 3);
+    seen.n = 0;
+    CHECK_RC(cv_store_accounts_deleted(st, &cursor, note_deleted, &seen), 0);
+    CHECK(seen.n == 0);
+    /* A callback's non-zero value stops the walk where it is. */
+    CHECK_RC(cv_store_account_create(st, "h", "c1", "c", 1), 0);
+    CHECK_RC(cv_store_account_create(st, "h", "c2", "c", 1), 0);
+    CHECK_RC(cv_store_account_delete(st, "h", "c1"), 0);
+    CHECK_RC(cv_store_account_delete(st, "h", "c2"), 0);
+    seen = (seen_t){.n = 0, .stop_after = 1};
+    CHECK_RC(cv_store_accounts_deleted(st, &cursor, note_deleted, &seen), 7);
+    CHECK(seen.n == 1 && cursor == 4);
+    /* Bounded: after KEEP more deletions the oldest entries are gone. */
+    for (int i = 0; i < CV_STORE_DELETED_KEEP + 2; i++) {
+        snprintf(name, sizeof name, "n%d", i);
+        if (cv_store_account_create(st, "h", name, "c", 1) != 0 ||
+            cv_store_account_delete(st, "h", name) != 0) {
+            CHECK(!"create and delete in a loop failed");
+            break;
+        }
+    }
+    seen = (seen_t){.n = 0};
+    CHECK_RC(cv_store_accounts_deleted(st, &again, note_deleted, &seen), 0);
+    CHECK(seen.n == CV_STORE_DELETED_KEEP);
+    cv_store_close(st);
+}
+
 int main(void)
 {
     char base[256];
@@ -422,6 +490,7 @@ int main(void)
     test_schema_version(base);
     test_map_full(base);
     test_create_many(base);
+    test_deleted_log(base);
     check_rm_tree(base);
     if (failures != 0) {
         printf("%d check(s) failed\n", failures);
