@@ -17,13 +17,29 @@
 /* Failed SASL attempts one stream may make before it is closed. */
 #define CV_C2S_MAX_AUTH_TRIES 5
 
+/* The stored credential of user (prepared) on s's host, unless the account is throttled. */
+static int account_cred(cv_c2s_t *s, const char *user, cv_scram_cred_t *out)
+{
+    uint8_t blob[CV_STORE_CRED_MAX];
+    size_t len = 0;
+    int rc;
+
+    if (cv_throttle_check(s->srv->fail_by_account, user, cv_clock_ms()) < 0)
+        return CV_ELIMIT;
+    rc = cv_store_account_get(s->srv->store, s->host, user, blob, sizeof blob, &len);
+    if (rc < 0)
+        return rc;
+    rc = cv_scram_cred_decode(out, blob, len);
+    return rc < 0 ? CV_ESTORE : 0;
+}
+
+/* The SASL exchange's lookup: records the name it authenticates (sasl_user), which
+   becomes the session's account when the exchange succeeds. Only the SASL exchange may
+   set it. */
 static int sasl_lookup(void *ctx, const char *authcid, cv_scram_cred_t *out)
 {
     cv_c2s_t *s = ctx;
     char user[CV_JID_PART_MAX + 1];
-    uint8_t blob[CV_STORE_CRED_MAX];
-    size_t len = 0;
-    int rc;
 
     free(s->sasl_user);
     s->sasl_user = NULL;
@@ -32,13 +48,7 @@ static int sasl_lookup(void *ctx, const char *authcid, cv_scram_cred_t *out)
     s->sasl_user = strdup(user);
     if (!s->sasl_user)
         return CV_ENOMEM;
-    if (cv_throttle_check(s->srv->fail_by_account, user, cv_clock_ms()) < 0)
-        return CV_ELIMIT;
-    rc = cv_store_account_get(s->srv->store, s->host, user, blob, sizeof blob, &len);
-    if (rc < 0)
-        return rc;
-    rc = cv_scram_cred_decode(out, blob, len);
-    return rc < 0 ? CV_ESTORE : 0;
+    return account_cred(s, user, out);
 }
 
 static int sasl_channel_binding(void *ctx, const char *type, uint8_t *out, size_t cap, size_t *len)
@@ -407,7 +417,8 @@ static int child_text(const cv_xml_node_t *q, const char *name, cv_buf_t *out)
 
 /* A legacy login whose password is being checked off the ring. */
 typedef struct legacy_job_s {
-    cv__c2s_job_t base; /* first member */
+    cv__c2s_job_t base;             /* first member */
+    char user[CV_JID_PART_MAX + 1]; /* prepared; the session's account on success */
     cv_scram_cred_t cred;
     cv_buf_t password;
     int decoy; /* the account does not exist: cred is a decoy, the check fails anyway */
@@ -433,12 +444,14 @@ static int legacy_finish(cv__c2s_job_t *j)
     int rc = lj->rc;
 
     if (rc == CV_EAUTH) {
-        count_failed_guess(s, s->sasl_user ? s->sasl_user : "");
+        count_failed_guess(s, lj->user);
         err = CV_STE_NOT_AUTHORIZED;
     }
     if (rc == 0) {
-        s->user = s->sasl_user;
-        s->sasl_user = NULL;
+        s->user = strdup(lj->user);
+        rc = s->user ? 0 : CV_ENOMEM;
+    }
+    if (rc == 0) {
         s->authenticated = 1;
         rc = cv__c2s_bind_resource(s, lj->resource, &err);
     }
@@ -487,7 +500,8 @@ static int legacy_start(cv_c2s_t *s, const cv_xml_node_t *iq, const char *userna
         *err = CV_STE_INTERNAL_SERVER_ERROR;
         return CV_ENOMEM;
     }
-    rc = sasl_lookup(s, user, &lj->cred);
+    snprintf(lj->user, sizeof lj->user, "%s", user);
+    rc = account_cred(s, user, &lj->cred);
     if (rc == CV_ENOTFOUND) {
         /* Checked against a decoy, so an unknown account costs (and answers) what a wrong
            password does. */
@@ -525,6 +539,13 @@ int cv__c2s_legacy_auth(cv_c2s_t *s, const cv_xml_node_t *iq, const cv_xml_node_
         return cv__c2s_stanza_error(s, iq, CV_STE_BAD_REQUEST, NULL) < 0 ? -1 : 0;
     if (!s->sasl_env.tls_active && !s->sasl_env.allow_plain_insecure) {
         err = CV_STE_NOT_AUTHORIZED;
+        rc = CV_EAUTH;
+        goto reply;
+    }
+    /* One authentication at a time: a SASL exchange in progress is finished or aborted
+       first (its state must not meet a legacy attempt's). */
+    if (s->sasl) {
+        err = CV_STE_NOT_ALLOWED;
         rc = CV_EAUTH;
         goto reply;
     }

@@ -513,9 +513,10 @@ class Raw:
         return await self.element()
 
     async def auth_scram(self, hash_name, user, password, cb_type=None, cb_data=b'',
-                         gs2_flag=None):
+                         gs2_flag=None, between=None):
         """SASL SCRAM-<hash>[-PLUS] (RFC 5802). Returns the final <success/> or <failure/>
-        element; checks the server signature on success."""
+        element; checks the server signature on success. between, if given, is awaited
+        after the server's challenge, before the client's final message."""
         mech = 'SCRAM-%s%s' % (hash_name.upper(), '-PLUS' if cb_type else '')
         digest = {'SHA-1': hashlib.sha1, 'SHA-256': hashlib.sha256}[hash_name.upper()]
         if gs2_flag is None:
@@ -541,6 +542,8 @@ class Raw:
         sig = hmac.new(stored_key, auth_msg, digest).digest()
         proof = bytes(a ^ b for a, b in zip(client_key, sig))
         final = '%s,p=%s' % (final_wo_proof, base64.b64encode(proof).decode())
+        if between:
+            await between()
         await self.send("<response xmlns='%s'>%s</response>" % (
             NS_SASL, base64.b64encode(final.encode()).decode()))
         el = await self.element()

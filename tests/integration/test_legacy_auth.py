@@ -101,3 +101,26 @@ async def test_legacy_auth_check_off_the_ring_holds_pipelined_input(ctx):
         await gone.send("<iq type='set' id='x'>%s</iq>" % auth_set('alice', USERS['alice'], 'x'))
         gone.close()
     await r.ping()
+
+
+async def test_legacy_auth_cannot_meet_a_sasl_exchange(ctx):
+    """A SASL exchange in progress and a legacy login do not mix: Mallory starts SCRAM as
+    herself, tries a legacy login as Alice with a wrong password in the middle (refused
+    with not-allowed), then finishes SCRAM with her own proof: she is Mallory, never
+    Alice."""
+    users = {'alice': 'wonderland1', 'mallory': 'mallory-pass1'}
+    srv = await ctx.server(users=users, sets={'auth.legacy_iq_auth': 'true'},
+                           plain_listener={'allow_plain_without_tls': 'true'})
+    r = await raw_connect(ctx, srv.plain_port)
+    await r.open()
+    answers = []
+
+    async def legacy_attempt():
+        answers.append(await r.iq(auth_set('alice', 'not-her-password', 'x'), type_='set'))
+    el = await r.auth_scram('SHA-1', 'mallory', users['mallory'], between=legacy_attempt)
+    check(answers and stanza_error(answers[0]) is not None and
+          stanza_error(answers[0])[1] == 'not-allowed',
+          'the legacy login during SASL: %s' % (show(answers[0]) if answers else None))
+    check(el.tag.endswith('success'), 'SCRAM as mallory: %s' % show(el))
+    jid = await r.bind('x')
+    check(jid == 'mallory@%s/x' % HOST, 'bound as %s with mallory\'s password' % jid)
