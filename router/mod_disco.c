@@ -41,7 +41,9 @@ static int account_missing(cv_iq_t *q)
 int cv_mod_disco_info(cv_iq_t *q)
 {
     cv_stanza_t *r = NULL;
-    unsigned want = q->to_server ? CV_IQ_TO_SERVER : q->to ? CV_IQ_TO_ACCOUNT : CV_IQ_TO_SELF;
+    unsigned want = q->to_server ? CV_IQ_TO_SERVER | CV_IQ_ADVERTISED_BY_SERVER
+                    : q->to      ? CV_IQ_TO_ACCOUNT
+                                 : CV_IQ_TO_SELF;
     int rc;
 
     if (q->is_set)

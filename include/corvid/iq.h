@@ -43,6 +43,9 @@ enum {
     CV_IQ_TO_SERVER = 1,  /* to='domain' */
     CV_IQ_TO_SELF = 2,    /* no 'to', or the sender's own bare JID */
     CV_IQ_TO_ACCOUNT = 4, /* another local account's bare JID (answered on its behalf) */
+    /* Not an addressee: the server's disco#info lists the feature too, for a protocol a
+       client uses on its own account but discovers on its server (XEP-0191 §2). */
+    CV_IQ_ADVERTISED_BY_SERVER = 8,
 };
 
 typedef int (*cv_iq_handler_t)(cv_iq_t *q);

@@ -135,6 +135,9 @@ async def test_disco_and_refusals(ctx):
         check(f in server, 'server disco#info lacks %s: %s' % (f, sorted(server)))
     check(NS_PRIVATE not in server, 'server advertises private storage, which it serves only '
           'for accounts: %s' % sorted(server))
+    # XEP-0191 §2: a client discovers blocking on its server.
+    check('urn:xmpp:blocking' in server, 'server disco#info lacks urn:xmpp:blocking: %s'
+          % sorted(server))
     own = await features(r)
     for f in (NS_PRIVATE, NS_VCARD, NS_LAST):
         check(f in own, 'own account disco#info lacks %s: %s' % (f, sorted(own)))
