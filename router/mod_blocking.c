@@ -47,11 +47,15 @@ static void refresh_flags(cv_iq_t *q)
     cv_sessions_visit_bare(q->srv->sessions, &bare, set_flag, &f);
 }
 
-/* XEP-0191 §3.4 (matching as in XEP-0016 §2.1): full JID, bare JID, or domain. */
+/* XEP-0191 §3.4 (matching as in XEP-0016 §2.1): full JID, bare JID, or domain. Never the
+   user's own account: "an implementation MUST NOT block communications from one of a
+   user's resources to another" (XEP-0191 §5). */
 int cv__blocking_blocks(cv_server_t *srv, const char *host, const char *user, const cv_jid_t *who)
 {
     cv_buf_t b = CV_BUF_INIT;
     int hit = 0;
+    if (who->local && !strcmp(who->local, user) && !strcmp(who->domain, host))
+        return 0;
     if (who->resource && cv_jid_format_full(who, &b) == 0)
         hit = cv_store_block_contains(srv->store, host, user, b.data) == 0;
     cv_buf_clear(&b);
@@ -176,8 +180,30 @@ static void free_items(char **items, size_t n)
     free(items);
 }
 
+/* The blocklist, copied out of the store's walk. */
+typedef struct item_list_s {
+    char **v;
+    size_t n, cap;
+} item_list_t;
+
+static int collect_item(void *ctx, const char *jid)
+{
+    item_list_t *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return CV_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n] = strdup(jid);
+    return l->v[l->n++] ? 0 : CV_ENOMEM;
+}
+
 static int blocklist_set(cv_iq_t *q)
 {
+    item_list_t all = {NULL, 0, 0};
     int block = !strcmp(q->payload->name, "block");
     char **items = NULL;
     size_t n = 0, changed = 0;
@@ -194,6 +220,14 @@ static int blocklist_set(cv_iq_t *q)
         rc = CV_EINVAL;
         goto error;
     }
+    if (!block && n == 0) {
+        /* Unblock all: what was blocked is needed for the presence it lets through. */
+        rc = cv_store_block_list(q->srv->store, q->host, q->user, collect_item, &all);
+        if (rc < 0) {
+            err = CV_STE_INTERNAL_SERVER_ERROR;
+            goto error;
+        }
+    }
     if (block)
         rc = cv_store_block_add(q->srv->store, q->host, q->user, (const char *const *)items, n,
                                 CV_BLOCKLIST_MAX, &changed);
@@ -209,10 +243,19 @@ static int blocklist_set(cv_iq_t *q)
     refresh_flags(q);
     rc = cv_iq_result(q);
     push(q, q->payload);
+    /* §3.3 / §3.4: presence withdrawn from the blocked, given back to the unblocked. */
+    if (n > 0)
+        cv__presence_blocklist_changed(q->srv, q->self, q->host, q->user,
+                                       (const char *const *)items, n, block);
+    else if (all.n > 0)
+        cv__presence_blocklist_changed(q->srv, q->self, q->host, q->user,
+                                       (const char *const *)all.v, all.n, 0);
     free_items(items, n);
+    free_items(all.v, all.n);
     return rc;
 error:
     free_items(items, n);
+    free_items(all.v, all.n);
     return cv_iq_error(q, err, NULL);
 }
 

@@ -401,9 +401,21 @@ static cv_sub_result_t apply(cv_server_t *srv, cv_worker_t *self, const char *us
     return r;
 }
 
+static void send_own_presence_to(cv_server_t *srv, cv_worker_t *self, const char *user,
+                                 const char *host, const cv_jid_t *to, int unavailable,
+                                 const char *only_resource);
+
 /* Sends the presence of user@host's available resources (or unavailable) to to_bare. */
 static void send_own_presence(cv_server_t *srv, cv_worker_t *self, const char *user,
                               const char *host, const cv_jid_t *to, int unavailable)
+{
+    send_own_presence_to(srv, self, user, host, to, unavailable, NULL);
+}
+
+/* The same, to the one resource of to_bare named only_resource when it is not NULL. */
+static void send_own_presence_to(cv_server_t *srv, cv_worker_t *self, const char *user,
+                                 const char *host, const cv_jid_t *to, int unavailable,
+                                 const char *only_resource)
 {
     sessions_t mine;
     sessions_t theirs;
@@ -420,6 +432,8 @@ static void send_own_presence(cv_server_t *srv, cv_worker_t *self, const char *u
             continue;
         }
         for (size_t k = 0; k < theirs.n; k++) {
+            if (only_resource && strcmp(theirs.s[k]->jid.resource, only_resource) != 0)
+                continue;
             if (unavailable)
                 send_presence_to(srv, self, theirs.s[k], from.data, NULL, "unavailable", NULL);
             else if (mine.presence[i])
@@ -584,6 +598,71 @@ out:
     free(old);
     cv_buf_free(&me);
     return rc;
+}
+
+/* ---- a blocklist changed ---- */
+
+/* The contacts of a roster that may get the user's presence (from/both), copied out. */
+typedef struct watchers_s {
+    char **v;
+    size_t n, cap;
+} watchers_t;
+
+static int note_watcher(void *ctx, const cv_store_roster_item_t *item)
+{
+    watchers_t *l = ctx;
+    if (!item->in_roster || (item->sub != CV_STORE_SUB_FROM && item->sub != CV_STORE_SUB_BOTH))
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return CV_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n] = strdup(item->contact);
+    return l->v[l->n++] ? 0 : CV_ENOMEM;
+}
+
+/* Whether blocklist item (a full JID, a bare JID or a domain) covers contact; *resource is
+   the one resource it names, or NULL for all. */
+static int item_covers(const cv_jid_t *item, const cv_jid_t *contact, const char **resource)
+{
+    *resource = item->resource;
+    if (strcmp(item->domain, contact->domain) != 0)
+        return 0;
+    return !item->local || strcmp(item->local, contact->local) == 0;
+}
+
+void cv__presence_blocklist_changed(cv_server_t *srv, cv_worker_t *self, const char *host,
+                                    const char *user, const char *const *items, size_t n,
+                                    int blocked)
+{
+    watchers_t l = {NULL, 0, 0};
+    if (cv_store_roster_get(srv->store, host, user, note_watcher, &l, NULL) < 0)
+        goto out;
+    for (size_t i = 0; i < l.n; i++) {
+        cv_jid_t c = CV_JID_INIT;
+        if (cv_jid_parse(&c, l.v[i], strlen(l.v[i])) < 0)
+            continue;
+        for (size_t k = 0; k < n; k++) {
+            cv_jid_t it = CV_JID_INIT;
+            const char *resource = NULL;
+            int hit = cv_jid_parse(&it, items[k], strlen(items[k])) == 0 &&
+                      item_covers(&it, &c, &resource);
+            if (hit)
+                send_own_presence_to(srv, self, user, host, &c, blocked, resource);
+            cv_jid_free(&it);
+            if (hit)
+                break;
+        }
+        cv_jid_free(&c);
+    }
+out:
+    for (size_t i = 0; i < l.n; i++)
+        free(l.v[i]);
+    free(l.v);
 }
 
 /* ---- an account cancelled ---- */

@@ -40,6 +40,13 @@ void cv__presence_directed(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv_
 /* Subscription presence and probes to a local account (the rules' "server" action). */
 void cv__presence_server(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv_xml_node_t *st,
                          const cv_jid_t *to);
+/* XEP-0191 §3.3, §3.4: user@host blocked (blocked 1) or unblocked the n blocklist items:
+   each contact they cover that may get the user's presence (from/both) gets unavailable
+   from, or the current presence of, each of the user's available resources (only the
+   named resource of a full-JID item). Thread: an actor (it reads the roster). */
+void cv__presence_blocklist_changed(cv_server_t *srv, cv_worker_t *self, const char *host,
+                                    const char *user, const char *const *items, size_t n,
+                                    int blocked);
 /* Runs in s's actor: s's current available presence goes to its subscribers and its
    account's other resources again (after a replaced session's unavailable, which carried
    the same full JID; nothing if s is not available). */

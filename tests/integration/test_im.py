@@ -371,3 +371,43 @@ async def test_subscription_to_oneself_sends_nothing_twice(ctx):
     check((ROMEO + '/two', 'unavailable') not in r1.pres,
           'removing the self-subscription said romeo/two went away: %s' % r1.pres)
     await r2.ping_server()
+
+
+async def blocking_iq(c, verb, jids):
+    iq = c.Iq()
+    iq['type'] = 'set'
+    el = iq.xml.makeelement('{urn:xmpp:blocking}%s' % verb, {})
+    for jid in jids:
+        el.append(el.makeelement('{urn:xmpp:blocking}item', {'jid': jid}))
+    iq.xml.append(el)
+    return await iq.send(timeout=5)
+
+
+async def test_blocking_withdraws_and_gives_back_presence(ctx):
+    """XEP-0191 §3.3/§3.4: blocking a contact that gets the user's presence sends it
+    unavailable from each of the user's resources, unblocking (one item, or all) sends the
+    current presence; and blocking never stands between the user's own resources (§5),
+    even when the block names her own domain."""
+    srv = await ctx.server(users=USERS)
+    for a, b in ((ROMEO, JULIET), (JULIET, ROMEO)):
+        rc, out = srv.ctl('roster-add', a, b, 'both')
+        check(rc == 0, 'corvidctl roster-add: %s' % out.strip())
+    j = await user(ctx, srv, JULIET + '/balcony')
+    r = await user(ctx, srv, ROMEO + '/orchard')
+    check(await settle(lambda: (JULIET + '/balcony', 'available') in r.pres),
+          'romeo never saw juliet: %s' % r.pres)
+    for verb, jids, want in (('block', [ROMEO], 'unavailable'), ('unblock', [ROMEO], 'available'),
+                             ('block', [HOST], 'unavailable'), ('unblock', [], 'available')):
+        r.pres.clear()
+        res = await blocking_iq(j, verb, jids)
+        check(res['type'] == 'result', '%s %s: %s' % (verb, jids, res))
+        check(await settle(lambda: (JULIET + '/balcony', want) in r.pres),
+              'after juliet\'s %s %s romeo saw %s, not %s' % (verb, jids or 'all', r.pres, want))
+    res = await blocking_iq(j, 'block', [HOST])
+    check(res['type'] == 'result', 'block the own domain: %s' % res)
+    j2 = await user(ctx, srv, JULIET + '/garden')
+    errors = []
+    j.add_event_handler('message_error', lambda m: errors.append(m['error']['condition']))
+    j.send_message(mto=JULIET + '/garden', mbody='to myself', mtype='chat')
+    check(await settle(lambda: ('to myself', None) in j2.got),
+          'a block of the own domain stopped a message between own resources: %s' % errors)
