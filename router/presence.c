@@ -463,11 +463,19 @@ static int subscription(cv_server_t *srv, cv_worker_t *self, const char *user, c
     if (!is_local(srv, contact))
         goto presence; /* no federation yet */
     if (cv_store_account_exists(srv->store, contact->domain, contact->local) != 0) {
-        /* RFC 6121 §3.1.3: no such contact: the request is refused for it. */
+        /* RFC 6121 §3.1.3: no such contact: its server refuses the request, as if the
+           contact had answered "unsubscribed" (the user's pending request is cleared). */
         if (type == CV_PRES_SUBSCRIBE && depth == 0) {
-            cv_jid_t me = {(char *)user, (char *)host, NULL, NULL};
-            subscription(srv, self, contact->local, contact->domain, contact_bare, &me, user_bare,
-                         CV_PRES_UNSUBSCRIBED, NULL, depth + 1);
+            cv_sub_result_t back =
+                apply(srv, self, user, host, contact_bare, CV_PRES_UNSUBSCRIBED, 1, NULL, NULL);
+            if (back.deliver) {
+                sessions_t a;
+                available_of(srv, user, host, &a, NULL);
+                for (size_t i = 0; i < a.n; i++)
+                    send_presence_to(srv, self, a.s[i], contact_bare, user_bare, "unsubscribed",
+                                     NULL);
+                sessions_release(&a);
+            }
         }
         goto presence;
     }

@@ -89,7 +89,11 @@ static cv_rule_t presence_bare(const cv_rules_in_t *in)
 static cv_rule_t local_account(const cv_rules_in_t *in, int offline_enabled)
 {
     if (!in->account_exists) {
-        /* §8.5.1: no such user. */
+        /* §8.5.1: no such user. A subscription stanza is still the sender's server's to
+           act on (§3.1.2: the user's roster records the request; §3.1.3: the missing
+           contact's side answers "unsubscribed"). */
+        if (in->kind == CV_KIND_PRESENCE && in->type == CV_RT_SUBSCRIPTION)
+            return rule(CV_RULE_SERVER);
         if (in->kind == CV_KIND_PRESENCE || is_answer(in->type) || in->type == CV_RT_HEADLINE)
             return rule(CV_RULE_DROP);
         return bounce(CV_STE_SERVICE_UNAVAILABLE);

@@ -411,3 +411,19 @@ async def test_blocking_withdraws_and_gives_back_presence(ctx):
     j.send_message(mto=JULIET + '/garden', mbody='to myself', mtype='chat')
     check(await settle(lambda: ('to myself', None) in j2.got),
           'a block of the own domain stopped a message between own resources: %s' % errors)
+
+
+async def test_subscription_to_a_missing_account_is_refused(ctx):
+    """RFC 6121 §3.1.2/§3.1.3: a subscription request to an account that does not exist on
+    this server is recorded in the user's roster (pushed with ask='subscribe') and refused
+    for the missing contact with "unsubscribed", which clears the pending request."""
+    srv = await ctx.server(users=USERS)
+    r = await user(ctx, srv, ROMEO + '/orchard')
+    nobody = 'nobody@' + HOST
+    r.send_presence(pto=nobody, ptype='subscribe')
+    check(await settle(lambda: (nobody, 'unsubscribed') in r.pres),
+          'no "unsubscribed" for the missing account: %s' % r.pres)
+    check(await settle(lambda: nobody in r.client_roster.keys() and
+                       not r.client_roster[nobody]['pending_out']),
+          'the request to the missing account stays pending')
+    check(sub(r, nobody) == 'none', 'subscription to the missing account: %s' % sub(r, nobody))
