@@ -251,7 +251,8 @@ static int roster_set(cv_iq_t *q)
         goto out;
     }
     if (!old || !old->in_roster) {
-        rc = cv_store_roster_count(q->srv->store, q->host, q->user, &count);
+        size_t hidden = 0; /* strangers' requests do not take the user's room */
+        rc = cv__roster_counts(q->srv, q->host, q->user, &count, &hidden);
         if (rc == 0 && count >= q->srv->config->max_roster_items) {
             cv__roster_unlock(q->host, q->user);
             locked = 0;

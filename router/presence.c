@@ -333,17 +333,44 @@ static cv_sub_state_t state_of(const cv_store_roster_item_t *it)
 
 /* Applies a subscription transition to user@host's item for contact; stores it and
    pushes it. Returns the result; *status keeps a request's status text. */
-/* Whether the change r would add a record to user@host's roster, which holds
-   limits.max_roster_items already (RFC 6121 §2.3.3 applies that limit to roster sets; a
-   subscription must not get round it). Under the roster lock. */
+typedef struct roster_counts_s {
+    size_t visible, hidden;
+} roster_counts_t;
+
+static int count_item(void *ctx, const cv_store_roster_item_t *item)
+{
+    roster_counts_t *c = ctx;
+    if (item->in_roster)
+        c->visible++;
+    else
+        c->hidden++;
+    return 0;
+}
+
+int cv__roster_counts(cv_server_t *srv, const char *host, const char *user, size_t *visible,
+                      size_t *hidden)
+{
+    roster_counts_t c = {0, 0};
+    int rc = cv_store_roster_get(srv->store, host, user, count_item, &c, NULL);
+    *visible = c.visible;
+    *hidden = c.hidden;
+    return rc;
+}
+
+/* Whether the change r would add a record to user@host's roster that is over
+   limits.max_roster_items (RFC 6121 §2.3.3 applies that limit to roster sets; a
+   subscription must not get round it). Items the user sees and requests kept from
+   strangers (not in the roster, RFC 6121 A.1) are bounded apart: strangers' requests
+   cannot take the user's room. Under the roster lock. */
 static int roster_full_for(cv_server_t *srv, const char *user, const char *host,
                            const cv_store_roster_item_t *old, const cv_sub_result_t *r)
 {
-    size_t count = 0;
+    size_t visible = 0, hidden = 0;
     if (old || !r->changed || cv_sub_state_is_absent(r->next))
         return 0;
-    return cv_store_roster_count(srv->store, host, user, &count) == 0 &&
-           count >= srv->config->max_roster_items;
+    if (cv__roster_counts(srv, host, user, &visible, &hidden) < 0)
+        return 0;
+    return (r->next.in_roster ? visible : hidden) >= srv->config->max_roster_items;
 }
 
 /* Applies a subscription stanza to user@host's record for contact (stored, pushed). When

@@ -31,6 +31,10 @@ int cv__roster_remove_contact(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *s,
    §2.5.2), so the contacts' rosters keep nothing a new owner of the name would inherit.
    Before the account is deleted. */
 int cv__roster_cancel_all(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *s);
+/* Counts user@host's roster records: items the user sees, and requests kept from
+   strangers (not in the roster). Returns 0 or -CV_E*. */
+int cv__roster_counts(cv_server_t *srv, const char *host, const char *user, size_t *visible,
+                      size_t *hidden);
 int cv_mod_roster(cv_iq_t *q);
 
 /* presence.c. st is the stanza (from stamped); to is its parsed 'to' (NULL: none). */

@@ -294,29 +294,26 @@ async def test_pending_stanzas_stop_input_and_lose_nothing(ctx):
 async def test_subscriptions_respect_the_roster_limit(ctx):
     """limits.max_roster_items bounds a roster however items come: a subscription request
     to a new contact from a full roster is refused with not-allowed (as a roster set is,
-    RFC 6121 §2.3.3) and stores nothing, and one from a stranger to a full roster is
-    dropped rather than stored; subscriptions with contacts already there still work."""
+    RFC 6121 §2.3.3) and stores nothing. Requests kept from strangers (not in the roster,
+    RFC 6121 A.1) have a budget of their own: they never take the user's room, and past
+    theirs they are dropped."""
     from harness import raw_connect
-    users = {'alice': 'wonderland1', 'bob': 'builder-bob1', 'carol': 'carol-pass1',
-             'dave': 'dave-pass1', 'erin': 'erin-pass1', 'frank': 'frank-pass1'}
+    names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'henry', 'ivan', 'jack']
+    users = {n: n + '-pass-1' for n in names}
     srv = await ctx.server(users=users, sets={'limits.max_roster_items': '3'},
                            plain_listener={'allow_plain_without_tls': 'true'})
-    for contact in ('bob', 'carol', 'dave'):
+    for contact in ('bob', 'carol'):
         rc, out = srv.ctl('roster-add', 'alice@' + HOST, '%s@%s' % (contact, HOST), 'none')
         check(rc == 0, 'corvidctl roster-add: %s' % out.strip())
 
-    async def raw(user):
+    async def raw(name):
         c = await raw_connect(ctx, srv.plain_port)
         await c.open()
-        el = await c.auth_plain(user, users[user])
-        check(el.tag.endswith('success'), 'PLAIN for %s' % user)
+        el = await c.auth_plain(name, users[name])
+        check(el.tag.endswith('success'), 'PLAIN for %s' % name)
         await c.bind('r')
         await c.send('<presence/>')
         return c
-
-    async def roster_size(c):
-        el = await c.iq("<query xmlns='jabber:iq:roster'/>")
-        return len(el.find('{jabber:iq:roster}query'))
 
     async def next_presence(c, timeout):
         try:
@@ -327,25 +324,36 @@ async def test_subscriptions_respect_the_roster_limit(ctx):
         except asyncio.TimeoutError:
             return None
 
-    alice, bob, frank = await raw('alice'), await raw('bob'), await raw('frank')
-    await alice.send("<presence to='erin@%s' type='subscribe'/>" % HOST)
-    el = await next_presence(alice, 5)
-    check(el is not None and el.get('type') == 'error' and
-          el.find('{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}not-allowed')
-          is not None, 'a subscribe from a full roster was not refused with not-allowed')
-    check(await roster_size(alice) == 3, 'the refused subscribe added an item')
+    async def roster_set(c, name):
+        return await c.iq("<query xmlns='jabber:iq:roster'><item jid='%s@%s'/></query>"
+                          % (name, HOST), type_='set')
 
-    await frank.send("<presence to='alice@%s' type='subscribe'/>" % HOST)
+    def not_allowed(el):
+        return el is not None and el.get('type') == 'error' and el.find(
+            '{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}not-allowed') is not None
+
+    alice = await raw('alice')
+    for stranger in ('dave', 'erin', 'frank'):
+        c = await raw(stranger)
+        await c.send("<presence to='alice@%s' type='subscribe'/>" % HOST)
+        el = await next_presence(alice, 5)
+        check(el is not None and el.get('type') == 'subscribe', 'the request of %s did not '
+              'reach alice: %s' % (stranger, el.attrib if el is not None else None))
+    gina = await raw('gina')
+    await gina.send("<presence to='alice@%s' type='subscribe'/>" % HOST)
     el = await next_presence(alice, 1.0)
-    check(el is None, 'a stranger\'s request reached a full roster: %s'
+    check(el is None, 'a fourth stranger\'s request was kept past the limit: %s'
           % (el.attrib if el is not None else None))
-    check(await roster_size(alice) == 3, 'the stranger\'s request added a record')
-
-    await alice.send("<presence to='bob@%s' type='subscribe'/>" % HOST)
-    el = await next_presence(bob, 5)
-    check(el is not None and el.get('type') == 'subscribe' and
-          el.get('from') == 'alice@' + HOST,
-          'a subscribe to a contact already in the full roster did not go out')
+    el = await roster_set(alice, 'henry')
+    check(el.get('type') == 'result', 'strangers\' requests took the room of the third item')
+    check(not_allowed(await roster_set(alice, 'ivan')), 'a fourth item was not refused')
+    await alice.send("<presence to='jack@%s' type='subscribe'/>" % HOST)
+    check(not_allowed(await next_presence(alice, 5)),
+          'a subscribe from a full roster was not refused with not-allowed')
+    el = await alice.iq("<query xmlns='jabber:iq:roster'/>")
+    items = [i.get('jid') for i in el.find('{jabber:iq:roster}query')]
+    check(sorted(items) == ['bob@%s' % HOST, 'carol@%s' % HOST, 'henry@%s' % HOST],
+          'the roster after all that: %s' % items)
 
 
 async def test_subscription_to_oneself_sends_nothing_twice(ctx):
