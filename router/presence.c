@@ -147,6 +147,52 @@ static void to_account(cv_server_t *srv, cv_worker_t *self, cv_payload_t *p, con
 
 static void refresh_successor(cv_server_t *srv, cv_c2s_t *old);
 
+/* ---- the unavailable of directed presence ---- */
+
+/* Whether the unavailable for directed-presence entry d reaches it anyway: d's account is
+   a subscriber (the roster fan-out sent it to all its resources), or d is a full JID
+   whose bare JID got directed presence too (that entry covers every resource). */
+static int directed_covered(cv_server_t *srv, const cv_c2s_t *s, const cv_jid_t *d)
+{
+    cv_store_roster_item_t *it = NULL;
+    cv_buf_t bare = CV_BUF_INIT;
+    int covered = 0;
+
+    if (cv_jid_format_bare(d, &bare) < 0)
+        return 0;
+    if (cv_store_roster_get_item(srv->store, s->host, s->user, bare.data, &it) == 0)
+        covered = it->in_roster && (it->sub == CV_STORE_SUB_FROM || it->sub == CV_STORE_SUB_BOTH);
+    for (size_t i = 0; !covered && d->resource && i < s->ndirected; i++)
+        covered = !strcmp(s->directed[i], bare.data);
+    free(it);
+    cv_buf_free(&bare);
+    return covered;
+}
+
+static int resource_is(const cv_c2s_t *s, const void *resource)
+{
+    return s->jid.resource && !strcmp(s->jid.resource, resource);
+}
+
+/* Delivers p (presence from `from`) to the directed-presence entry d: the one resource it
+   names, or every available one of a bare JID, unless d's account blocks `from`. */
+static void to_directed(cv_server_t *srv, cv_worker_t *self, cv_payload_t *p, const cv_jid_t *d,
+                        const cv_jid_t *from)
+{
+    cv_c2s_t *target;
+    if (!d->resource) {
+        to_account(srv, self, p, d->local, d->domain, NULL, from);
+        return;
+    }
+    target = cv__c2s_find(srv, d->local, d->domain, resource_is, d->resource);
+    if (!target)
+        return;
+    if (!atomic_load_explicit(&target->has_blocklist, memory_order_relaxed) ||
+        !cv__blocking_blocks(srv, d->domain, d->local, from))
+        (void)cv__payload_deliver(p, self, target);
+    cv__c2s_release(target);
+}
+
 /* ---- broadcast ---- */
 
 typedef struct fanout_s {
@@ -252,11 +298,12 @@ void cv__presence_broadcast(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv
         for (size_t i = 0; i < s->ndirected; i++) {
             cv_jid_t d = CV_JID_INIT;
             if (cv_jid_parse(&d, s->directed[i], strlen(s->directed[i])) == 0 && d.local &&
-                cv_config_host(srv->config, d.domain))
-                to_account(srv, self, p, d.local, d.domain, NULL, &s->jid);
+                cv_config_host(srv->config, d.domain) && !directed_covered(srv, s, &d))
+                to_directed(srv, self, p, &d, &s->jid);
             cv_jid_free(&d);
-            free(s->directed[i]);
         }
+        for (size_t i = 0; i < s->ndirected; i++)
+            free(s->directed[i]);
         s->ndirected = 0;
         /* XEP-0012: when the account was last seen, with the status it left with. Only a
            session that had been available counts, and the write does not wait. */

@@ -178,6 +178,37 @@ async def test_directed_presence_and_unavailable_on_disconnect(ctx):
           'juliet saw %s after romeo vanished' % j.pres)
 
 
+async def test_unavailable_reaches_exactly_who_had_directed_presence(ctx):
+    """RFC 6121 §4.6.3: the unavailable goes to the entities that got directed presence:
+    the one resource it was sent to (not the account's other resources), once, also when
+    that contact is a subscriber that gets it from the broadcast anyway."""
+    srv = await ctx.server(users=USERS)
+    jb = await user(ctx, srv, JULIET + '/balcony')
+    jg = await user(ctx, srv, JULIET + '/garden')
+    for subscribed in (False, True):
+        if subscribed:
+            for a, b in ((ROMEO, JULIET), (JULIET, ROMEO)):
+                rc, out = srv.ctl('roster-add', a, b, 'both')
+                check(rc == 0, 'corvidctl roster-add: %s' % out.strip())
+        r = await user(ctx, srv, ROMEO + '/orchard')
+        r.send_presence(pto=JULIET + '/balcony', pstatus='to one window')
+        check(await settle(lambda: (ROMEO + '/orchard', 'available') in jb.pres),
+              'balcony saw %s' % jb.pres)
+        await asyncio.sleep(0.3)
+        jb.pres.clear()
+        jg.pres.clear()
+        r.abort()
+        check(await settle(lambda: (ROMEO + '/orchard', 'unavailable') in jb.pres),
+              'balcony never saw romeo go: %s' % jb.pres)
+        await asyncio.sleep(0.5)
+        gone = (ROMEO + '/orchard', 'unavailable')
+        check(jb.pres.count(gone) == 1, 'balcony got the unavailable %d times (subscribed: %s)'
+              % (jb.pres.count(gone), subscribed))
+        check(jg.pres.count(gone) == (1 if subscribed else 0),
+              'garden got the unavailable %d times (subscribed: %s)'
+              % (jg.pres.count(gone), subscribed))
+
+
 async def test_pipelined_store_writes_keep_their_order(ctx):
     """Stanzas that write to the store (roster, vCard, private XML, subscriptions) are
     routed off the worker while the session's later stanzas wait: everything a client
