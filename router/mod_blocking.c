@@ -116,22 +116,22 @@ static int asked_for_blocklist(const cv_c2s_t *s)
     return atomic_load_explicit(&((cv_c2s_t *)s)->blocklist_requested, memory_order_relaxed);
 }
 
-static void push(cv_iq_t *q, const cv_xml_node_t *payload)
+/* The push carries the items as stored (normalized JIDs), not as the request spelled
+   them; an unblock-all carries none. */
+static void push(cv_iq_t *q, const char *verb, char *const *items, size_t n_items)
 {
     cv_stanza_t *st = NULL;
     if (cv_stanza_new(&st, "iq", CV_NS_CLIENT) < 0)
         return;
     cv_xml_node_t *root = cv_stanza_root(st);
-    cv_xml_node_t *dst = cv_stanza_add_child(st, root, payload->name, CV_NS_BLOCKING);
+    cv_xml_node_t *dst = cv_stanza_add_child(st, root, verb, CV_NS_BLOCKING);
     int rc = dst && cv_stanza_set_attr(st, root, "type", "set") == 0 &&
                      cv_stanza_set_attr(st, root, "id", "block-push") == 0
                  ? 0
                  : CV_ENOMEM;
-    for (cv_xml_node_t *it = cv_xml_first_element(payload); rc == 0 && it;
-         it = cv_xml_next_element(it)) {
+    for (size_t i = 0; rc == 0 && i < n_items; i++) {
         cv_xml_node_t *n = cv_stanza_add_child(st, dst, "item", CV_NS_BLOCKING);
-        const char *jid = cv_xml_attr(it, "jid");
-        if (!n || (jid && cv_stanza_set_attr(st, n, "jid", jid) < 0))
+        if (!n || cv_stanza_set_attr(st, n, "jid", items[i]) < 0)
             rc = CV_ENOMEM;
     }
     if (rc == 0)
@@ -242,7 +242,7 @@ static int blocklist_set(cv_iq_t *q)
     }
     refresh_flags(q);
     rc = cv_iq_result(q);
-    push(q, q->payload);
+    push(q, block ? "block" : "unblock", items, n);
     /* §3.3 / §3.4: presence withdrawn from the blocked, given back to the unblocked. */
     if (n > 0)
         cv__presence_blocklist_changed(q->srv, q->self, q->host, q->user,

@@ -466,3 +466,27 @@ async def test_subscription_to_a_missing_account_is_refused(ctx):
                        not r.client_roster[nobody]['pending_out']),
           'the request to the missing account stays pending')
     check(sub(r, nobody) == 'none', 'subscription to the missing account: %s' % sub(r, nobody))
+
+
+async def test_blocklist_push_carries_the_items_as_stored(ctx):
+    """The blocklist push (XEP-0191 §3.3) names each item as the blocklist holds it (the
+    normalized JID), not as the request spelled it."""
+    from harness import raw_connect
+    srv = await ctx.server(users=USERS, plain_listener={'allow_plain_without_tls': 'true'})
+
+    async def raw(resource):
+        c = await raw_connect(ctx, srv.plain_port)
+        await c.open()
+        el = await c.auth_plain('juliet', USERS['juliet'])
+        check(el.tag.endswith('success'), 'PLAIN for juliet')
+        await c.bind(resource)
+        return c
+    watcher, actor = await raw('watch'), await raw('act')
+    el = await watcher.iq("<blocklist xmlns='urn:xmpp:blocking'/>")
+    check(el.get('type') == 'result', 'blocklist get: %s' % el.get('type'))
+    el = await actor.iq("<block xmlns='urn:xmpp:blocking'><item jid='Tybalt@LOCALHOST/Res'/>"
+                        "</block>", type_='set')
+    check(el.get('type') == 'result', 'block: %s' % el.get('type'))
+    push = await watcher.element()
+    items = [i.get('jid') for i in push.iter('{urn:xmpp:blocking}item')]
+    check(items == ['tybalt@%s/Res' % HOST], 'the push carried %s' % items)
