@@ -145,6 +145,25 @@ static void to_account(cv_server_t *srv, cv_worker_t *self, cv_payload_t *p, con
     sessions_release(&a);
 }
 
+/* to_account for the sender's broadcast: also leaves out each resource whose full JID the
+   sender blocks (XEP-0191: a full-JID item names that resource only; bare and domain
+   items were checked for the whole contact). */
+static void to_contact(cv_server_t *srv, cv_worker_t *self, cv_payload_t *p, const cv_jid_t *c,
+                       const cv_c2s_t *sender)
+{
+    sessions_t a;
+    if (!atomic_load_explicit(&sender->has_blocklist, memory_order_relaxed)) {
+        to_account(srv, self, p, c->local, c->domain, NULL, &sender->jid);
+        return;
+    }
+    available_of(srv, c->local, c->domain, &a, NULL);
+    if (!blocked_by(srv, &a, c->local, c->domain, &sender->jid))
+        for (size_t i = 0; i < a.n; i++)
+            if (!cv__blocking_blocks(srv, sender->host, sender->user, &a.s[i]->jid))
+                (void)cv__payload_deliver(p, self, a.s[i]);
+    sessions_release(&a);
+}
+
 static void refresh_successor(cv_server_t *srv, cv_c2s_t *old);
 
 /* ---- the unavailable of directed presence ---- */
@@ -222,7 +241,7 @@ static int fanout_item(void *arg, const cv_store_roster_item_t *it)
         cv__blocking_blocks(f->srv, f->s->host, f->s->user, &c))
         goto out;
     if (f->p && (it->sub == CV_STORE_SUB_FROM || it->sub == CV_STORE_SUB_BOTH)) {
-        to_account(f->srv, f->self, f->p, c.local, c.domain, NULL, &f->s->jid);
+        to_contact(f->srv, f->self, f->p, &c, f->s);
         f->contacts++;
     }
     if (f->probe && (it->sub == CV_STORE_SUB_TO || it->sub == CV_STORE_SUB_BOTH)) {

@@ -200,6 +200,19 @@ static size_t pick(cv_rule_action_t action, const resources_t *res, const char *
     return n;
 }
 
+/* Leaves out of targets[0..n) each session whose full JID the sender blocks: a full-JID
+   blocklist item names that one resource (XEP-0191), so a stanza to the bare JID must not
+   reach it (bare and domain items were refused for the whole account before). Returns
+   the new count. Only for a sender with a blocklist. */
+static size_t drop_blocked_resources(route_t *r, cv_c2s_t **targets, size_t n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!cv__blocking_blocks(r->srv, r->sender->host, r->sender->user, &targets[i]->jid))
+            targets[kept++] = targets[i];
+    return kept;
+}
+
 /* IQs the server answers: to itself, to the sender's account, or on behalf of another
    local account (RFC 6120 §10.3.3, RFC 6121 §8.5.2.1.3). to: NULL when no 'to'. */
 static void server_iq(route_t *r, const cv_jid_t *to, int to_server)
@@ -356,6 +369,7 @@ static void route(route_t *r)
     cv_rules_in_t in;
     resources_t res = {{NULL}, 0};
     cv_c2s_t *targets[CV_MAX_RESOURCES];
+    size_t ntargets;
     char to_buf[CV_JID_BUF_SIZE]; /* `to` lives here: no allocation per stanza */
 
     memset(&in, 0, sizeof in);
@@ -387,7 +401,11 @@ static void route(route_t *r)
         break;
     case CV_RULE_REMOTE: route_remote(r, &to); break;
     default:
-        deliver_all(r, targets, pick(rule.action, &res, to.resource, targets));
+        ntargets = pick(rule.action, &res, to.resource, targets);
+        if (rule.action != CV_RULE_TO_RESOURCE &&
+            atomic_load_explicit(&r->sender->has_blocklist, memory_order_relaxed))
+            ntargets = drop_blocked_resources(r, targets, ntargets);
+        deliver_all(r, targets, ntargets);
         if (in.kind == CV_KIND_PRESENCE && to_attr)
             cv__presence_directed(r->srv, r->self, r->sender, r->st, &to);
         break;

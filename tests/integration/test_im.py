@@ -490,3 +490,31 @@ async def test_blocklist_push_carries_the_items_as_stored(ctx):
     push = await watcher.element()
     items = [i.get('jid') for i in push.iter('{urn:xmpp:blocking}item')]
     check(items == ['tybalt@%s/Res' % HOST], 'the push carried %s' % items)
+
+
+async def test_full_jid_block_spares_the_other_resources(ctx):
+    """A blocklist item that is a full JID names that one resource (XEP-0191, matching as
+    in XEP-0016): after Juliet blocks romeo/orchard, her messages to Romeo's bare JID and
+    her presence reach romeo/garden and not romeo/orchard."""
+    srv = await ctx.server(users=USERS)
+    for a, b in ((ROMEO, JULIET), (JULIET, ROMEO)):
+        rc, out = srv.ctl('roster-add', a, b, 'both')
+        check(rc == 0, 'corvidctl roster-add: %s' % out.strip())
+    orchard = await user(ctx, srv, ROMEO + '/orchard')
+    garden = await user(ctx, srv, ROMEO + '/garden')
+    j = await user(ctx, srv, JULIET + '/balcony')
+    res = await blocking_iq(j, 'block', [ROMEO + '/orchard'])
+    check(res['type'] == 'result', 'block: %s' % res)
+    await asyncio.sleep(0.3)
+    orchard.pres.clear()
+    garden.pres.clear()
+    j.send_message(mto=ROMEO, mbody='to the garden only', mtype='chat')
+    j.send_presence(pstatus='elsewhere')
+    check(await settle(lambda: ('to the garden only', None) in garden.got and
+                       (JULIET + '/balcony', 'available') in garden.pres),
+          'garden got %s / %s' % (garden.got, garden.pres))
+    await asyncio.sleep(0.5)
+    check(not any(g[0] == 'to the garden only' for g in orchard.got),
+          'the blocked resource got the message: %s' % orchard.got)
+    check((JULIET + '/balcony', 'available') not in orchard.pres,
+          'the blocked resource got the presence: %s' % orchard.pres)
