@@ -7,6 +7,7 @@
  * recipient's copy goes through its own ring (deliver.c). Contacts on other domains are
  * skipped until federation exists.
  */
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -538,12 +539,60 @@ static void send_own_presence_to(cv_server_t *srv, cv_worker_t *self, const char
     sessions_release(&theirs);
 }
 
+/*
+ * Both sides of a subscription between two local accounts change in one step: a
+ * subscription stanza updates the sender's record, then the contact's, each under its
+ * roster lock. Two such steps between the same two accounts (crossing requests from
+ * both, or a roster removal beside a request) must not interleave, or the two records
+ * can end disagreeing (one says 'from' while the other says 'none') in a way two servers
+ * exchanging these stanzas in order never would. So each step holds the lock of the
+ * pair, one of these stripes chosen by both bare JIDs whichever sends; it is taken
+ * before any roster lock, and never two at once.
+ */
+#define CV_PAIR_STRIPES 256
+
+static struct {
+    pthread_mutex_t stripes[CV_PAIR_STRIPES];
+} pair_locks = {{[0 ... CV_PAIR_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER}};
+
+static uint64_t text_hash(const char *t)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)t; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
+static pthread_mutex_t *pair_lock(const char *a_bare, const char *b_bare)
+{
+    return &pair_locks.stripes[(text_hash(a_bare) ^ text_hash(b_bare)) % CV_PAIR_STRIPES];
+}
+
+static int subscription_locked(cv_server_t *srv, cv_worker_t *self, const char *user,
+                               const char *host, const char *user_bare, const cv_jid_t *contact,
+                               const char *contact_bare, cv_sub_type_t type, const char *status,
+                               int depth);
+
 /* The subscription stanza `type` from user@host (bare JID user_bare) to the local contact.
    Returns CV_ELIMIT, having done nothing, when it would add a contact to user's full
    roster; 0 otherwise. */
 static int subscription(cv_server_t *srv, cv_worker_t *self, const char *user, const char *host,
                         const char *user_bare, const cv_jid_t *contact, const char *contact_bare,
                         cv_sub_type_t type, const char *status, int depth)
+{
+    pthread_mutex_t *lock = pair_lock(user_bare, contact_bare);
+    pthread_mutex_lock(lock);
+    int rc = subscription_locked(srv, self, user, host, user_bare, contact, contact_bare, type,
+                                 status, depth);
+    pthread_mutex_unlock(lock);
+    return rc;
+}
+
+/* subscription() with the pair's lock held. */
+static int subscription_locked(cv_server_t *srv, cv_worker_t *self, const char *user,
+                               const char *host, const char *user_bare, const cv_jid_t *contact,
+                               const char *contact_bare, cv_sub_type_t type, const char *status,
+                               int depth)
 {
     int full = 0;
     cv_sub_result_t out = apply(srv, self, user, host, contact_bare, type, 0, NULL, &full);
@@ -672,19 +721,26 @@ int cv__roster_remove_contact(cv_server_t *srv, cv_worker_t *from, cv_c2s_t *s,
     int rc = cv_jid_format_bare(&s->jid, &me);
     if (rc < 0)
         goto out;
+    /* The read, both cancellations and the removal are one step of the pair: a request
+       from the contact cannot land between them and be removed with the item. */
+    pthread_mutex_t *pair = pair_lock(me.data, contact_bare);
+    pthread_mutex_lock(pair);
     rc = cv_store_roster_get_item(srv->store, s->host, s->user, contact_bare, &old);
-    if (rc < 0)
+    if (rc < 0) {
+        pthread_mutex_unlock(pair);
         goto out;
+    }
     /* §2.5.2: cancel both directions first, so the contact's server learns it. */
     if (old->sub == CV_STORE_SUB_TO || old->sub == CV_STORE_SUB_BOTH || old->ask)
-        subscription(srv, from, s->user, s->host, me.data, &c, contact_bare, CV_PRES_UNSUBSCRIBE,
-                     NULL, 0);
+        subscription_locked(srv, from, s->user, s->host, me.data, &c, contact_bare,
+                            CV_PRES_UNSUBSCRIBE, NULL, 0);
     if (old->sub == CV_STORE_SUB_FROM || old->sub == CV_STORE_SUB_BOTH || old->pending_in)
-        subscription(srv, from, s->user, s->host, me.data, &c, contact_bare, CV_PRES_UNSUBSCRIBED,
-                     NULL, 0);
+        subscription_locked(srv, from, s->user, s->host, me.data, &c, contact_bare,
+                            CV_PRES_UNSUBSCRIBED, NULL, 0);
     cv__roster_lock(s->host, s->user);
     rc = cv_store_roster_remove(srv->store, s->host, s->user, contact_bare, &ver);
     cv__roster_unlock(s->host, s->user);
+    pthread_mutex_unlock(pair);
     if (rc == CV_ENOTFOUND)
         rc = 0; /* the cancellations already emptied the record */
     if (rc == 0) {

@@ -518,3 +518,77 @@ async def test_full_jid_block_spares_the_other_resources(ctx):
           'the blocked resource got the message: %s' % orchard.got)
     check((JULIET + '/balcony', 'available') not in orchard.pres,
           'the blocked resource got the presence: %s' % orchard.pres)
+
+
+async def test_crossing_subscription_changes_leave_both_sides_agreeing(ctx):
+    """Twenty sessions of ten accounts send subscription requests, answers, cancellations
+    and roster removals to each other at random for a few seconds (crossing each other on
+    the workers). Afterwards every pair of rosters must agree: one side has 'to' exactly
+    when the other has 'from' (RFC 6121 §3, as two servers exchanging these stanzas in
+    order would leave them). Blocking, which drops one side's stanzas by design, is left
+    out."""
+    import random
+    from harness import raw_connect
+    names = ['u%d' % i for i in range(10)]
+    users = {n: n + '-pass-1' for n in names}
+    srv = await ctx.server(users=users, plain_listener={'allow_plain_without_tls': 'true'})
+
+    async def raw(name, resource):
+        c = await raw_connect(ctx, srv.plain_port)
+        await c.open()
+        el = await c.auth_plain(name, users[name])
+        check(el.tag.endswith('success'), 'PLAIN for %s' % name)
+        await c.bind(resource)
+        return c
+
+    async def drain(c):
+        try:
+            while True:
+                await c.recv(0.01)
+        except asyncio.TimeoutError:
+            pass
+
+    async def churn(name, seed, until):
+        rnd = random.Random(seed)
+        c = await raw(name, 's%d' % seed)
+        await c.send('<presence/>')
+        n = 0
+        while asyncio.get_running_loop().time() < until:
+            n += 1
+            other = '%s@%s' % (rnd.choice([x for x in names if x != name]), HOST)
+            act = rnd.randrange(6)
+            if act < 4:
+                await c.send("<presence type='%s' to='%s'/>" % (
+                    ('subscribe', 'subscribed', 'unsubscribe', 'unsubscribed')[act], other))
+            elif act == 4:
+                await c.send("<iq type='set' id='r%d'><query xmlns='jabber:iq:roster'><item "
+                             "jid='%s' subscription='remove'/></query></iq>" % (n, other))
+            else:
+                await c.send("<iq type='set' id='r%d'><query xmlns='jabber:iq:roster'><item "
+                             "jid='%s'/></query></iq>" % (n, other))
+            if n % 10 == 0:
+                await drain(c)
+            await asyncio.sleep(0.002)
+        # Answered once everything this session sent before it was handled (its actor
+        # takes its stanzas in order): no change of its is still on the way.
+        await c.ping()
+        c.close()
+
+    until = asyncio.get_running_loop().time() + 4
+    await asyncio.gather(*(churn(n, i, until) for i, n in enumerate(names * 2)))
+    await asyncio.sleep(1.0)
+    subs = {}
+    for name in names:
+        c = await raw(name, 'check')
+        el = await c.iq("<query xmlns='jabber:iq:roster'/>")
+        subs[name] = {i.get('jid').split('@')[0]: i.get('subscription')
+                      for i in el.iter('{jabber:iq:roster}item')}
+        c.close()
+    bad = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            sa, sb = subs[a].get(b, 'none'), subs[b].get(a, 'none')
+            if ((sa in ('to', 'both')) != (sb in ('from', 'both')) or
+                    (sb in ('to', 'both')) != (sa in ('from', 'both'))):
+                bad.append('%s:%s <-> %s:%s' % (a, sa, b, sb))
+    check(not bad, '%d pairs of rosters disagree: %s' % (len(bad), bad[:4]))
