@@ -79,3 +79,26 @@ void cv_buf_free_wiped(cv_buf_t *b)
         p[i] = 0;
     cv_buf_free(b);
 }
+
+int cv_strlist_add(cv_strlist_t *l, const char *s)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return CV_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n] = strdup(s);
+    return l->v[l->n] ? (l->n++, 0) : CV_ENOMEM;
+}
+
+void cv_strlist_free(cv_strlist_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}

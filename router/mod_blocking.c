@@ -180,30 +180,15 @@ static void free_items(char **items, size_t n)
     free(items);
 }
 
-/* The blocklist, copied out of the store's walk. */
-typedef struct item_list_s {
-    char **v;
-    size_t n, cap;
-} item_list_t;
-
+/* Copies each item of the blocklist walk into a cv_strlist_t. */
 static int collect_item(void *ctx, const char *jid)
 {
-    item_list_t *l = ctx;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return CV_ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
-    l->v[l->n] = strdup(jid);
-    return l->v[l->n++] ? 0 : CV_ENOMEM;
+    return cv_strlist_add(ctx, jid);
 }
 
 static int blocklist_set(cv_iq_t *q)
 {
-    item_list_t all = {NULL, 0, 0};
+    cv_strlist_t all = {NULL, 0, 0};
     int block = !strcmp(q->payload->name, "block");
     char **items = NULL;
     size_t n = 0, changed = 0;
@@ -251,11 +236,11 @@ static int blocklist_set(cv_iq_t *q)
         cv__presence_blocklist_changed(q->srv, q->self, q->host, q->user,
                                        (const char *const *)all.v, all.n, 0);
     free_items(items, n);
-    free_items(all.v, all.n);
+    cv_strlist_free(&all);
     return rc;
 error:
     free_items(items, n);
-    free_items(all.v, all.n);
+    cv_strlist_free(&all);
     return cv_iq_error(q, err, NULL);
 }
 

@@ -124,6 +124,17 @@ static void send_presence_to(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *targ
 
 /* Whether the account whose sessions are in a blocks who (XEP-0191): only asked of the
    store when one of them says the account has a blocklist. */
+/* A <presence/> of type from `from` to `to` for each available session of user@host. */
+static void to_available(cv_server_t *srv, cv_worker_t *self, const char *user, const char *host,
+                         const char *from, const char *to, const char *type, const char *status)
+{
+    sessions_t a;
+    available_of(srv, user, host, &a, NULL);
+    for (size_t i = 0; i < a.n; i++)
+        send_presence_to(srv, self, a.s[i], from, to, type, status);
+    sessions_release(&a);
+}
+
 static int blocked_by(cv_server_t *srv, const sessions_t *a, const char *user, const char *host,
                       const cv_jid_t *who)
 {
@@ -610,14 +621,8 @@ static int subscription_locked(cv_server_t *srv, cv_worker_t *self, const char *
         if (type == CV_PRES_SUBSCRIBE && depth == 0) {
             cv_sub_result_t back =
                 apply(srv, self, user, host, contact_bare, CV_PRES_UNSUBSCRIBED, 1, NULL, NULL);
-            if (back.deliver) {
-                sessions_t a;
-                available_of(srv, user, host, &a, NULL);
-                for (size_t i = 0; i < a.n; i++)
-                    send_presence_to(srv, self, a.s[i], contact_bare, user_bare, "unsubscribed",
-                                     NULL);
-                sessions_release(&a);
-            }
+            if (back.deliver)
+                to_available(srv, self, user, host, contact_bare, user_bare, "unsubscribed", NULL);
         }
         goto presence;
     }
@@ -626,11 +631,8 @@ static int subscription_locked(cv_server_t *srv, cv_worker_t *self, const char *
     if (in.deliver) {
         static const char *const names[] = {"subscribe", "subscribed", "unsubscribe",
                                             "unsubscribed"};
-        sessions_t a;
-        available_of(srv, contact->local, contact->domain, &a, NULL);
-        for (size_t i = 0; i < a.n; i++)
-            send_presence_to(srv, self, a.s[i], user_bare, contact_bare, names[type], status);
-        sessions_release(&a);
+        to_available(srv, self, contact->local, contact->domain, user_bare, contact_bare,
+                     names[type], status);
     }
     if (in.send_unavailable)
         send_own_presence(srv, self, contact->local, contact->domain,
@@ -640,13 +642,8 @@ static int subscription_locked(cv_server_t *srv, cv_worker_t *self, const char *
         cv_jid_t me = {(char *)user, (char *)host, NULL, NULL};
         cv_sub_result_t back =
             apply(srv, self, user, host, contact_bare, CV_PRES_SUBSCRIBED, 1, NULL, NULL);
-        if (back.deliver) {
-            sessions_t a;
-            available_of(srv, user, host, &a, NULL);
-            for (size_t i = 0; i < a.n; i++)
-                send_presence_to(srv, self, a.s[i], contact_bare, user_bare, "subscribed", NULL);
-            sessions_release(&a);
-        }
+        if (back.deliver)
+            to_available(srv, self, user, host, contact_bare, user_bare, "subscribed", NULL);
         if (in.send_presence)
             send_own_presence(srv, self, contact->local, contact->domain, &me, 0);
     }
@@ -759,27 +756,13 @@ out:
 
 /* ---- a blocklist changed ---- */
 
-/* The contacts of a roster that may get the user's presence (from/both), copied out. */
-typedef struct watchers_s {
-    char **v;
-    size_t n, cap;
-} watchers_t;
-
+/* Copies each contact of the roster walk that may get the user's presence (from/both)
+   into a cv_strlist_t. */
 static int note_watcher(void *ctx, const cv_store_roster_item_t *item)
 {
-    watchers_t *l = ctx;
     if (!item->in_roster || (item->sub != CV_STORE_SUB_FROM && item->sub != CV_STORE_SUB_BOTH))
         return 0;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return CV_ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
-    l->v[l->n] = strdup(item->contact);
-    return l->v[l->n++] ? 0 : CV_ENOMEM;
+    return cv_strlist_add(ctx, item->contact);
 }
 
 /* Whether blocklist item (a full JID, a bare JID or a domain) covers contact; *resource is
@@ -796,7 +779,7 @@ void cv__presence_blocklist_changed(cv_server_t *srv, cv_worker_t *self, const c
                                     const char *user, const char *const *items, size_t n,
                                     int blocked)
 {
-    watchers_t l = {NULL, 0, 0};
+    cv_strlist_t l = {NULL, 0, 0};
     if (cv_store_roster_get(srv->store, host, user, note_watcher, &l, NULL) < 0)
         goto out;
     for (size_t i = 0; i < l.n; i++) {
@@ -817,9 +800,7 @@ void cv__presence_blocklist_changed(cv_server_t *srv, cv_worker_t *self, const c
         cv_jid_free(&c);
     }
 out:
-    for (size_t i = 0; i < l.n; i++)
-        free(l.v[i]);
-    free(l.v);
+    cv_strlist_free(&l);
 }
 
 /* ---- an account cancelled ---- */

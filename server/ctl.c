@@ -251,25 +251,10 @@ out:
     return rc;
 }
 
-/* The contacts of an account being deleted, copied out of the roster walk. */
-typedef struct contacts_s {
-    char **v;
-    size_t n, cap;
-} contacts_t;
-
+/* Copies each contact of a roster walk into a cv_strlist_t. */
 static int note_contact(void *ctx, const cv_store_roster_item_t *item)
 {
-    contacts_t *l = ctx;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return CV_ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
-    l->v[l->n] = strdup(item->contact);
-    return l->v[l->n++] ? 0 : CV_ENOMEM;
+    return cv_strlist_add(ctx, item->contact);
 }
 
 /* What an in-band cancel does through presence (RFC 6121 §2.5.2 both ways), done in the
@@ -279,7 +264,7 @@ static int note_contact(void *ctx, const cv_store_roster_item_t *item)
    push): their next roster request shows it. */
 static int release_contacts(const cv_config_t *cfg, cv_store_t *st, const cv_jid_t *jid)
 {
-    contacts_t l = {NULL, 0, 0};
+    cv_strlist_t l = {NULL, 0, 0};
     cv_buf_t me = CV_BUF_INIT;
     int rc = cv_store_roster_get(st, jid->domain, jid->local, note_contact, &l, NULL);
 
@@ -308,9 +293,7 @@ static int release_contacts(const cv_config_t *cfg, cv_store_t *st, const cv_jid
     if (rc < 0)
         fprintf(stderr, "releasing the contacts of %s@%s: %s\n", jid->local, jid->domain,
                 cv_strerror(rc));
-    for (size_t i = 0; i < l.n; i++)
-        free(l.v[i]);
-    free(l.v);
+    cv_strlist_free(&l);
     cv_buf_free(&me);
     return rc;
 }

@@ -41,4 +41,15 @@ void cv_buf_free(cv_buf_t *b);
 /* cv_buf_free for secrets (passwords, credentials): zeroes the whole allocation first. */
 void cv_buf_free_wiped(cv_buf_t *b);
 
+/* A growable list of copied strings (names gathered during a store walk, to act on after
+   it). Zero-initialize; cv_strlist_free releases everything. */
+typedef struct cv_strlist_s {
+    char **v;
+    size_t n, cap;
+} cv_strlist_t;
+
+/* Appends a copy of s. Returns 0 or -CV_ENOMEM. */
+int cv_strlist_add(cv_strlist_t *l, const char *s);
+void cv_strlist_free(cv_strlist_t *l);
+
 #endif

@@ -19,6 +19,13 @@ async def user(ctx, srv, jid, approve=False):
 sub = subscription_of
 
 
+def befriend(srv, a=ROMEO, b=JULIET):
+    """A mutual 'both' subscription between a and b, written with corvidctl."""
+    for x, y in ((a, b), (b, a)):
+        rc, out = srv.ctl('roster-add', x, y, 'both')
+        check(rc == 0, 'corvidctl roster-add: %s' % out.strip())
+
+
 async def test_walkthrough(ctx):
     srv = await ctx.server(users=USERS)
     r = await user(ctx, srv, ROMEO + '/orchard')
@@ -167,6 +174,7 @@ async def test_directed_presence_and_unavailable_on_disconnect(ctx):
     srv = await ctx.server(users=USERS)
     r = await user(ctx, srv, ROMEO + '/orchard')
     j = await user(ctx, srv, JULIET + '/balcony')
+    await j.ping_server()  # answered after her initial presence: she is available now
     # No subscription: only directed presence reaches juliet (RFC 6121 §4.6).
     r.send_presence(pto=JULIET, pstatus='under your window')
     check(await settle(lambda: (ROMEO + '/orchard', 'available') in j.pres),
@@ -187,9 +195,7 @@ async def test_unavailable_reaches_exactly_who_had_directed_presence(ctx):
     jg = await user(ctx, srv, JULIET + '/garden')
     for subscribed in (False, True):
         if subscribed:
-            for a, b in ((ROMEO, JULIET), (JULIET, ROMEO)):
-                rc, out = srv.ctl('roster-add', a, b, 'both')
-                check(rc == 0, 'corvidctl roster-add: %s' % out.strip())
+            befriend(srv)
         r = await user(ctx, srv, ROMEO + '/orchard')
         r.send_presence(pto=JULIET + '/balcony', pstatus='to one window')
         check(await settle(lambda: (ROMEO + '/orchard', 'available') in jb.pres),
@@ -428,9 +434,7 @@ async def test_blocking_withdraws_and_gives_back_presence(ctx):
     current presence; and blocking never stands between the user's own resources (§5),
     even when the block names her own domain."""
     srv = await ctx.server(users=USERS)
-    for a, b in ((ROMEO, JULIET), (JULIET, ROMEO)):
-        rc, out = srv.ctl('roster-add', a, b, 'both')
-        check(rc == 0, 'corvidctl roster-add: %s' % out.strip())
+    befriend(srv)
     j = await user(ctx, srv, JULIET + '/balcony')
     r = await user(ctx, srv, ROMEO + '/orchard')
     check(await settle(lambda: (JULIET + '/balcony', 'available') in r.pres),
@@ -497,9 +501,7 @@ async def test_full_jid_block_spares_the_other_resources(ctx):
     in XEP-0016): after Juliet blocks romeo/orchard, her messages to Romeo's bare JID and
     her presence reach romeo/garden and not romeo/orchard."""
     srv = await ctx.server(users=USERS)
-    for a, b in ((ROMEO, JULIET), (JULIET, ROMEO)):
-        rc, out = srv.ctl('roster-add', a, b, 'both')
-        check(rc == 0, 'corvidctl roster-add: %s' % out.strip())
+    befriend(srv)
     orchard = await user(ctx, srv, ROMEO + '/orchard')
     garden = await user(ctx, srv, ROMEO + '/garden')
     j = await user(ctx, srv, JULIET + '/balcony')
