@@ -281,15 +281,17 @@ void cv__c2s_sessions_unbind(cv_c2s_t *s);
    runs under the shard lock: keep it short), held for the caller to release; or NULL. */
 cv_c2s_t *cv__c2s_find(cv_server_t *srv, const char *user, const char *host,
                        int (*match)(const cv_c2s_t *s, const void *arg), const void *arg);
+/* A cv__c2s_find match: the session bound to the resource `resource` (a string). */
+int cv__c2s_has_resource(const cv_c2s_t *s, const void *resource);
 void cv__c2s_release(cv_c2s_t *s);
 void cv__c2s_hold(cv_c2s_t *s);
 /* Thread: any. Asks s's ring to end the stream (with cond, or CV_SE_NONE for a plain
    </stream:stream>). At most once per session; later calls do nothing. */
 void cv__c2s_close_async(cv_c2s_t *s, cv_worker_t *from, cv_stream_err_t cond);
 /* Thread: any. Closes every bound session of user@host with stream error cond (the
-   account was cancelled, XEP-0077 §3.2). */
-void cv__c2s_close_account(cv_server_t *srv, const char *user, const char *host,
-                           cv_stream_err_t cond);
+   account was cancelled, XEP-0077 §3.2); returns how many. */
+size_t cv__c2s_close_account(cv_server_t *srv, const char *user, const char *host,
+                             cv_stream_err_t cond);
 /* The session that embeds an actor or a table entry. */
 cv_c2s_t *cv__c2s_of_actor(cv_actor_t *a);
 cv_c2s_t *cv__c2s_of_entry(cv_sess_entry_t *e);

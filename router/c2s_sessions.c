@@ -5,6 +5,7 @@
  * reference count; only its own ring touches its connection.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "corvid/log.h"
 #include "roster_int.h"
@@ -62,6 +63,11 @@ cv_c2s_t *cv__c2s_find(cv_server_t *srv, const char *user, const char *host,
     find_t f = {match, arg, NULL};
     cv_sessions_visit_bare(srv->sessions, &bare, find_visit, &f);
     return f.found;
+}
+
+int cv__c2s_has_resource(const cv_c2s_t *s, const void *resource)
+{
+    return s->jid.resource && strcmp(s->jid.resource, resource) == 0;
 }
 
 /* Called under the shard lock for the session being replaced: keep it alive for the task. */
@@ -126,18 +132,26 @@ int cv__c2s_sessions_bind(cv_c2s_t *s)
     return 0;
 }
 
+typedef struct closing_s {
+    cv_stream_err_t cond;
+    size_t n;
+} closing_t;
+
 static void close_visit(cv_sess_entry_t *e, void *arg)
 {
-    const cv_stream_err_t *cond = arg;
+    closing_t *c = arg;
     /* Under the shard lock: posting takes a reference and allocates nothing. */
-    cv__c2s_close_async(cv__c2s_of_entry(e), NULL, *cond);
+    cv__c2s_close_async(cv__c2s_of_entry(e), NULL, c->cond);
+    c->n++;
 }
 
-void cv__c2s_close_account(cv_server_t *srv, const char *user, const char *host,
-                           cv_stream_err_t cond)
+size_t cv__c2s_close_account(cv_server_t *srv, const char *user, const char *host,
+                             cv_stream_err_t cond)
 {
     cv_jid_t bare = {(char *)user, (char *)host, NULL, NULL};
-    cv_sessions_visit_bare(srv->sessions, &bare, close_visit, &cond);
+    closing_t c = {cond, 0};
+    cv_sessions_visit_bare(srv->sessions, &bare, close_visit, &c);
+    return c.n;
 }
 
 void cv__c2s_sessions_unbind(cv_c2s_t *s)
@@ -159,22 +173,11 @@ typedef struct deletions_s {
     uint64_t cursor; /* the last deletion acted on */
 } deletions_t;
 
-static int any_session(const cv_c2s_t *s, const void *arg)
-{
-    CV_UNUSED(s);
-    CV_UNUSED(arg);
-    return 1;
-}
-
 static int close_deleted(void *ctx, const char *host, const char *user)
 {
-    cv_server_t *srv = ctx;
-    cv_c2s_t *one = cv__c2s_find(srv, user, host, any_session, NULL);
-    if (one) {
-        cv_info("account %s@%s was deleted: closing its sessions", user, host);
-        cv__c2s_release(one);
-        cv__c2s_close_account(srv, user, host, CV_SE_NOT_AUTHORIZED);
-    }
+    size_t n = cv__c2s_close_account(ctx, user, host, CV_SE_NOT_AUTHORIZED);
+    if (n > 0)
+        cv_info("account %s@%s was deleted: closing its %zu session(s)", user, host, n);
     return 0;
 }
 

@@ -197,11 +197,6 @@ static int stanza_from_bytes(const cv_config_t *cfg, const char *data, size_t le
     return 0;
 }
 
-static int has_resource(const cv_c2s_t *s, const void *resource)
-{
-    return s->jid.resource && strcmp(s->jid.resource, resource) == 0;
-}
-
 int cv__bounce_bytes(cv_server_t *srv, const char *data, size_t len, cv_stanza_err_t cond)
 {
     cv_stanza_t *st = NULL;
@@ -216,7 +211,7 @@ int cv__bounce_bytes(cv_server_t *srv, const char *data, size_t len, cv_stanza_e
         rc = rc < 0 ? rc : CV_EINVAL;
         goto out;
     }
-    sender = cv__c2s_find(srv, from.local, from.domain, has_resource, from.resource);
+    sender = cv__c2s_find(srv, from.local, from.domain, cv__c2s_has_resource, from.resource);
     if (!sender) {
         rc = CV_ENOTFOUND; /* the sender is gone too: nobody to tell */
         goto out;

@@ -139,45 +139,32 @@ static void push(cv_iq_t *q, const char *verb, char *const *items, size_t n_item
     cv_stanza_free(st);
 }
 
-/* Collects the normalized JIDs of the request's items. Returns 0 or the stanza error. */
-static int parse_items(const cv_xml_node_t *payload, char ***out, size_t *n, cv_stanza_err_t *err)
+/* Collects the normalized JIDs of the request's items. Returns 0 or -CV_E* with *err the
+   stanza error. */
+static int parse_items(const cv_xml_node_t *payload, cv_strlist_t *out, cv_stanza_err_t *err)
 {
-    size_t cap = 0;
-    *out = NULL;
-    *n = 0;
     for (cv_xml_node_t *it = cv_xml_first_element(payload); it; it = cv_xml_next_element(it)) {
         const char *jid = cv_xml_attr(it, "jid");
         cv_jid_t j = CV_JID_INIT;
         cv_buf_t b = CV_BUF_INIT;
+        int rc;
         if (strcmp(it->name, "item") != 0)
             continue;
         *err = CV_STE_JID_MALFORMED;
-        if (!jid || cv_jid_parse(&j, jid, strlen(jid)) < 0 || cv_jid_format_full(&j, &b) < 0) {
-            cv_jid_free(&j);
-            cv_buf_free(&b);
-            return CV_EINVAL;
+        rc = jid ? cv_jid_parse(&j, jid, strlen(jid)) : CV_EINVAL;
+        if (rc == 0)
+            rc = cv_jid_format_full(&j, &b);
+        if (rc == 0) {
+            rc = cv_strlist_add(out, b.data);
+            if (rc < 0)
+                *err = CV_STE_INTERNAL_SERVER_ERROR;
         }
         cv_jid_free(&j);
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 8;
-            char **grown = realloc(*out, cap * sizeof *grown);
-            if (!grown) {
-                cv_buf_free(&b);
-                *err = CV_STE_INTERNAL_SERVER_ERROR;
-                return CV_ENOMEM;
-            }
-            *out = grown;
-        }
-        (*out)[(*n)++] = b.data; /* takes the buffer's memory */
+        cv_buf_free(&b);
+        if (rc < 0)
+            return rc;
     }
     return 0;
-}
-
-static void free_items(char **items, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(items[i]);
-    free(items);
 }
 
 /* Copies each item of the blocklist walk into a cv_strlist_t. */
@@ -188,24 +175,23 @@ static int collect_item(void *ctx, const char *jid)
 
 static int blocklist_set(cv_iq_t *q)
 {
-    cv_strlist_t all = {NULL, 0, 0};
+    cv_strlist_t items = {NULL, 0, 0}, all = {NULL, 0, 0};
     int block = !strcmp(q->payload->name, "block");
-    char **items = NULL;
-    size_t n = 0, changed = 0;
+    size_t changed = 0;
     cv_stanza_err_t err = CV_STE_BAD_REQUEST;
     int rc;
 
     if (!block && strcmp(q->payload->name, "unblock") != 0)
         return cv_iq_error(q, CV_STE_BAD_REQUEST, NULL);
-    rc = parse_items(q->payload, &items, &n, &err);
+    rc = parse_items(q->payload, &items, &err);
     if (rc < 0)
         goto error;
-    if (block && n == 0) {
+    if (block && items.n == 0) {
         err = CV_STE_BAD_REQUEST; /* XEP-0191 §3.3: a block needs at least one item */
         rc = CV_EINVAL;
         goto error;
     }
-    if (!block && n == 0) {
+    if (!block && items.n == 0) {
         /* Unblock all: what was blocked is needed for the presence it lets through. */
         rc = cv_store_block_list(q->srv->store, q->host, q->user, collect_item, &all);
         if (rc < 0) {
@@ -214,11 +200,11 @@ static int blocklist_set(cv_iq_t *q)
         }
     }
     if (block)
-        rc = cv_store_block_add(q->srv->store, q->host, q->user, (const char *const *)items, n,
-                                CV_BLOCKLIST_MAX, &changed);
-    else if (n > 0)
-        rc = cv_store_block_remove(q->srv->store, q->host, q->user, (const char *const *)items, n,
-                                   &changed);
+        rc = cv_store_block_add(q->srv->store, q->host, q->user, (const char *const *)items.v,
+                                items.n, CV_BLOCKLIST_MAX, &changed);
+    else if (items.n > 0)
+        rc = cv_store_block_remove(q->srv->store, q->host, q->user, (const char *const *)items.v,
+                                   items.n, &changed);
     else
         rc = cv_store_block_clear(q->srv->store, q->host, q->user, &changed); /* §3.4: all */
     if (rc < 0) {
@@ -227,19 +213,18 @@ static int blocklist_set(cv_iq_t *q)
     }
     refresh_flags(q);
     rc = cv_iq_result(q);
-    push(q, block ? "block" : "unblock", items, n);
-    /* §3.3 / §3.4: presence withdrawn from the blocked, given back to the unblocked. */
-    if (n > 0)
+    push(q, block ? "block" : "unblock", items.v, items.n);
+    /* §3.3 / §3.4: presence withdrawn from the blocked, given back to the unblocked (all of
+       them for an unblock-all). */
+    const cv_strlist_t *covered = items.n > 0 ? &items : &all;
+    if (covered->n > 0)
         cv__presence_blocklist_changed(q->srv, q->self, q->host, q->user,
-                                       (const char *const *)items, n, block);
-    else if (all.n > 0)
-        cv__presence_blocklist_changed(q->srv, q->self, q->host, q->user,
-                                       (const char *const *)all.v, all.n, 0);
-    free_items(items, n);
+                                       (const char *const *)covered->v, covered->n, block);
+    cv_strlist_free(&items);
     cv_strlist_free(&all);
     return rc;
 error:
-    free_items(items, n);
+    cv_strlist_free(&items);
     cv_strlist_free(&all);
     return cv_iq_error(q, err, NULL);
 }

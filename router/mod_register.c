@@ -228,7 +228,7 @@ static int cancel_account(cv_c2s_t *s, const cv_xml_node_t *iq)
     /* XEP-0077 §3.2: the account is gone, so is every session of it, each with a
        not-authorized stream error; this one's close request follows the result through
        the same ring inbox, so the result leaves first. */
-    cv__c2s_close_account(s->srv, s->user, s->host, CV_SE_NOT_AUTHORIZED);
+    (void)cv__c2s_close_account(s->srv, s->user, s->host, CV_SE_NOT_AUTHORIZED);
     return rc;
 }
 

@@ -25,11 +25,7 @@ static struct {
 
 static pthread_mutex_t *stripe(const char *host, const char *user)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)user; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    for (const unsigned char *p = (const unsigned char *)host; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
+    uint64_t h = cv_hash_text(cv_hash_text(CV_HASH_SEED, user), host);
     return &roster_locks.stripes[h % CV_ROSTER_STRIPES];
 }
 

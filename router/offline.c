@@ -269,11 +269,7 @@ static struct {
 
 static size_t stripe_of(const char *host, const char *user)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)user; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    for (const unsigned char *p = (const unsigned char *)host; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
+    uint64_t h = cv_hash_text(cv_hash_text(CV_HASH_SEED, user), host);
     return (size_t)(h % CV_OFFLINE_STRIPES);
 }
 
@@ -602,52 +598,49 @@ void cv__offline_deliver(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
 
 /* ---- a collected message whose session went away on the way ---- */
 
+/* The account is the flight's: the message holds the flight until restored() settles. */
 typedef struct restore_ctx_s {
-    cv_server_t *srv;
     uint64_t seq;
-    account_t to;
     cv_offline_flight_t *flight; /* the message's hold on it */
 } restore_ctx_t;
 
 static void restored(void *ctx, int rc, uint64_t value)
 {
     restore_ctx_t *rx = ctx;
+    const account_t *to = &rx->flight->to;
     CV_UNUSED(value);
     if (rc == CV_ENOTFOUND) {
         /* The account was deleted meanwhile (perhaps made again under its name): its
            messages went with it and are not the new account's. */
         cv_info("offline message %llu of %s@%s dropped: its account was deleted while it was "
                 "on the way",
-                (unsigned long long)rx->seq, rx->to.user, rx->to.host);
+                (unsigned long long)rx->seq, to->user, to->host);
     } else if (rc < 0) {
         cv_error("offline message %llu of %s@%s lost: it could not be put back in storage: %s",
-                 (unsigned long long)rx->seq, rx->to.user, rx->to.host, cv_strerror(rc));
+                 (unsigned long long)rx->seq, to->user, to->host, cv_strerror(rc));
     } else {
         cv_debug("offline message %llu of %s@%s put back in storage: its session went away "
                  "before it was written",
-                 (unsigned long long)rx->seq, rx->to.user, rx->to.host);
+                 (unsigned long long)rx->seq, to->user, to->host);
     }
     /* The flight's end asks the account again, once its last message is through. */
     cv__offline_flight_settle(rx->flight, rc == 0);
-    free(rx->to.user);
     free(rx);
 }
 
 void cv__offline_restore(cv_server_t *srv, const char *host, const char *user, uint64_t seq,
                          uint64_t stamp, const char *data, size_t len, cv_offline_flight_t *flight)
 {
-    restore_ctx_t *rx = calloc(1, sizeof *rx);
-    int rc = rx ? account_dup(&rx->to, user, host) : CV_ENOMEM;
+    restore_ctx_t *rx = malloc(sizeof *rx);
+    int rc = rx ? 0 : CV_ENOMEM;
 
     if (rc == 0) {
-        rx->srv = srv;
         rx->seq = seq;
         rx->flight = flight;
         rc = cv_store_offline_restore_async(srv->store, host, user, seq, stamp, data, len, restored,
                                             rx);
         if (rc == 0)
             return; /* restored() owns rx now */
-        free(rx->to.user);
     }
     free(rx);
     cv_error("offline message of %s@%s lost: it could not be put back in storage: %s", user, host,

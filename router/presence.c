@@ -145,33 +145,19 @@ static int blocked_by(cv_server_t *srv, const sessions_t *a, const char *user, c
 }
 
 /* Delivers p (presence from `from`) to every available session of user@host (but skip),
-   unless that account blocks `from`. */
+   unless that account blocks `from`. With sender (the user broadcasting, when she has a
+   blocklist), also leaves out each resource whose full JID she blocks: a full-JID item
+   names that resource only (XEP-0191), bare and domain items were checked for the whole
+   contact before. */
 static void to_account(cv_server_t *srv, cv_worker_t *self, cv_payload_t *p, const char *user,
-                       const char *host, const cv_c2s_t *skip, const cv_jid_t *from)
+                       const char *host, const cv_c2s_t *skip, const cv_jid_t *from,
+                       const cv_c2s_t *sender)
 {
     sessions_t a;
     available_of(srv, user, host, &a, skip);
     if (!from || !blocked_by(srv, &a, user, host, from))
         for (size_t i = 0; i < a.n; i++)
-            (void)cv__payload_deliver(p, self, a.s[i]);
-    sessions_release(&a);
-}
-
-/* to_account for the sender's broadcast: also leaves out each resource whose full JID the
-   sender blocks (XEP-0191: a full-JID item names that resource only; bare and domain
-   items were checked for the whole contact). */
-static void to_contact(cv_server_t *srv, cv_worker_t *self, cv_payload_t *p, const cv_jid_t *c,
-                       const cv_c2s_t *sender)
-{
-    sessions_t a;
-    if (!atomic_load_explicit(&sender->has_blocklist, memory_order_relaxed)) {
-        to_account(srv, self, p, c->local, c->domain, NULL, &sender->jid);
-        return;
-    }
-    available_of(srv, c->local, c->domain, &a, NULL);
-    if (!blocked_by(srv, &a, c->local, c->domain, &sender->jid))
-        for (size_t i = 0; i < a.n; i++)
-            if (!cv__blocking_blocks(srv, sender->host, sender->user, &a.s[i]->jid))
+            if (!sender || !cv__blocking_blocks(srv, sender->host, sender->user, &a.s[i]->jid))
                 (void)cv__payload_deliver(p, self, a.s[i]);
     sessions_release(&a);
 }
@@ -200,11 +186,6 @@ static int directed_covered(cv_server_t *srv, const cv_c2s_t *s, const cv_jid_t 
     return covered;
 }
 
-static int resource_is(const cv_c2s_t *s, const void *resource)
-{
-    return s->jid.resource && !strcmp(s->jid.resource, resource);
-}
-
 /* Delivers p (presence from `from`) to the directed-presence entry d: the one resource it
    names, or every available one of a bare JID, unless d's account blocks `from`. */
 static void to_directed(cv_server_t *srv, cv_worker_t *self, cv_payload_t *p, const cv_jid_t *d,
@@ -212,10 +193,10 @@ static void to_directed(cv_server_t *srv, cv_worker_t *self, cv_payload_t *p, co
 {
     cv_c2s_t *target;
     if (!d->resource) {
-        to_account(srv, self, p, d->local, d->domain, NULL, from);
+        to_account(srv, self, p, d->local, d->domain, NULL, from, NULL);
         return;
     }
-    target = cv__c2s_find(srv, d->local, d->domain, resource_is, d->resource);
+    target = cv__c2s_find(srv, d->local, d->domain, cv__c2s_has_resource, d->resource);
     if (!target)
         return;
     if (!atomic_load_explicit(&target->has_blocklist, memory_order_relaxed) ||
@@ -253,7 +234,8 @@ static int fanout_item(void *arg, const cv_store_roster_item_t *it)
         cv__blocking_blocks(f->srv, f->s->host, f->s->user, &c))
         goto out;
     if (f->p && (it->sub == CV_STORE_SUB_FROM || it->sub == CV_STORE_SUB_BOTH)) {
-        to_contact(f->srv, f->self, f->p, &c, f->s);
+        to_account(f->srv, f->self, f->p, c.local, c.domain, NULL, &f->s->jid,
+                   atomic_load_explicit(&f->s->has_blocklist, memory_order_relaxed) ? f->s : NULL);
         f->contacts++;
     }
     if (f->probe && (it->sub == CV_STORE_SUB_TO || it->sub == CV_STORE_SUB_BOTH)) {
@@ -310,7 +292,7 @@ void cv__presence_broadcast(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s, cv
     (void)cv_store_roster_get(srv->store, s->host, s->user, fanout_item, &f, NULL);
     /* RFC 6121 §4.2.2: the user's own available resources get it too (the sender
        included), and a new resource gets theirs. */
-    to_account(srv, self, p, s->user, s->host, available ? NULL : s, NULL);
+    to_account(srv, self, p, s->user, s->host, available ? NULL : s, NULL, NULL);
     if (first) {
         sessions_t a;
         available_of(srv, s->user, s->host, &a, s);
@@ -566,17 +548,11 @@ static struct {
     pthread_mutex_t stripes[CV_PAIR_STRIPES];
 } pair_locks = {{[0 ... CV_PAIR_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER}};
 
-static uint64_t text_hash(const char *t)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)t; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    return h;
-}
-
 static pthread_mutex_t *pair_lock(const char *a_bare, const char *b_bare)
 {
-    return &pair_locks.stripes[(text_hash(a_bare) ^ text_hash(b_bare)) % CV_PAIR_STRIPES];
+    return &pair_locks
+                .stripes[(cv_hash_text(CV_HASH_SEED, a_bare) ^ cv_hash_text(CV_HASH_SEED, b_bare)) %
+                         CV_PAIR_STRIPES];
 }
 
 static int subscription_locked(cv_server_t *srv, cv_worker_t *self, const char *user,
@@ -901,7 +877,7 @@ void cv__presence_refresh(cv_server_t *srv, cv_worker_t *self, cv_c2s_t *s)
     cv__payload_hold(p);
     fanout_t f = {srv, self, s, p, 0, 0};
     (void)cv_store_roster_get(srv->store, s->host, s->user, fanout_item, &f, NULL);
-    to_account(srv, self, p, s->user, s->host, s, NULL);
+    to_account(srv, self, p, s->user, s->host, s, NULL, NULL);
     cv__payload_release(p);
 }
 

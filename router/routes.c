@@ -12,10 +12,7 @@ struct cv_routes_s {
 
 static uint64_t hash_domain(const char *d)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)d; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    return h;
+    return cv_hash_text(CV_HASH_SEED, d);
 }
 
 int cv_routes_create(cv_routes_t **out)

@@ -21,11 +21,7 @@ struct cv_throttle_s {
 
 static uint64_t key_hash(const char *key)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        h ^= *p;
-        h *= 1099511628211ull;
-    }
+    uint64_t h = cv_hash_text(CV_HASH_SEED, key);
     return h ? h : 1;
 }
 

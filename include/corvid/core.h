@@ -52,4 +52,14 @@ const char *cv_strerror(int code);
 #define CV_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define CV_UNUSED(x) ((void)(x))
 
+/* FNV-1a over a NUL-terminated string, continuing from h (start with CV_HASH_SEED): for
+   picking a stripe or a bucket, never for anything an attacker must not steer. */
+#define CV_HASH_SEED 1469598103934665603ull
+static inline uint64_t cv_hash_text(uint64_t h, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
 #endif
